@@ -1,0 +1,167 @@
+//! Command-line flags of `senate-bench` (clap derive).
+
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use senate_bench::kv::ReadMode;
+use senate_bench::load::{LoadSpec, RunLimit};
+use senate_bench::units::parse_duration;
+use senate_bench::watch::WatchSpec;
+
+/// Benchmark a Consul-compatible HTTP API: KV writes, KV reads and blocking-query fan-out.
+///
+/// Only loopback targets are accepted unless --allow-remote is given. Keys are written under
+/// `senate-bench/` and deleted afterwards (unless --keep).
+#[derive(Debug, Parser)]
+#[command(name = "senate-bench", version)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Flags accepted by every subcommand.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Global options")]
+pub struct GlobalArgs {
+    /// HTTP address of the target agent.
+    #[arg(
+        long,
+        global = true,
+        env = "CONSUL_HTTP_ADDR",
+        default_value = "http://127.0.0.1:8500"
+    )]
+    pub addr: String,
+    /// Allow a target that does not resolve to a loopback address.
+    #[arg(long, global = true)]
+    pub allow_remote: bool,
+    /// Server process id; its VmRSS/VmHWM is sampled at start and after each phase.
+    #[arg(long = "pid", visible_alias = "server-pid", global = true)]
+    pub pid: Option<u32>,
+    /// Print the report as JSON instead of markdown tables.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Threads driving the load (1 keeps the bench off the server's second core).
+    #[arg(long, global = true, default_value = "1", value_parser = parse_positive)]
+    pub client_threads: usize,
+    /// Maximum connects in flight while opening connections.
+    #[arg(long, global = true, default_value = "256", value_parser = parse_positive)]
+    pub connect_parallelism: usize,
+    /// Keep the `senate-bench/` keys instead of deleting them at the end.
+    #[arg(long, global = true)]
+    pub keep: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// KV PUT throughput and latency at each concurrency level.
+    KvPut(LoadArgs),
+    /// KV GET throughput and latency per consistency mode and concurrency level.
+    KvGet(GetArgs),
+    /// Blocking-query fan-out: park watchers on one key, PUT it, time their release.
+    Watch(WatchArgs),
+    /// kv-put, kv-get and watch in sequence, reported as one markdown table set.
+    All(AllArgs),
+}
+
+/// Shape of the KV load.
+#[derive(Debug, Args)]
+pub struct LoadArgs {
+    /// Comma-separated concurrency levels (one keep-alive connection per worker).
+    #[arg(long, value_delimiter = ',', default_value = "1,16,64,256", value_parser = parse_positive)]
+    pub concurrency: Vec<usize>,
+    /// Time to run each level, e.g. 5s, 500ms, 1m.
+    #[arg(long, default_value = "5s", value_parser = parse_duration, conflicts_with = "requests")]
+    pub duration: Duration,
+    /// Run each level for exactly this many requests instead of a duration.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub requests: Option<u64>,
+    /// Size of each written value in bytes.
+    #[arg(long, default_value = "64")]
+    pub value_size: usize,
+    /// Number of distinct keys the load is spread over.
+    #[arg(long, default_value = "1000", value_parser = clap::value_parser!(u64).range(1..))]
+    pub keys: u64,
+    /// Per-request timeout.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub request_timeout: Duration,
+}
+
+/// Flags of `kv-get`.
+#[derive(Debug, Args)]
+pub struct GetArgs {
+    #[command(flatten)]
+    pub load: LoadArgs,
+    #[command(flatten)]
+    pub modes: ModeArgs,
+}
+
+/// Consistency modes to read with.
+#[derive(Debug, Args)]
+pub struct ModeArgs {
+    /// Comma-separated read modes: default, stale, consistent.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "default,stale,consistent"
+    )]
+    pub modes: Vec<ReadMode>,
+}
+
+/// Flags of `watch`.
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// Number of blocking watchers, each on its own TCP connection.
+    #[arg(long, default_value = "10000", value_parser = parse_positive)]
+    pub watchers: usize,
+    /// Pause between the two checks that all watchers are still parked.
+    #[arg(long, default_value = "1s", value_parser = parse_duration)]
+    pub settle: Duration,
+    /// Bound on parking all watchers, and separately on their release after the PUT.
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    pub watch_timeout: Duration,
+}
+
+/// Flags of `all`.
+#[derive(Debug, Args)]
+pub struct AllArgs {
+    #[command(flatten)]
+    pub load: LoadArgs,
+    #[command(flatten)]
+    pub modes: ModeArgs,
+    #[command(flatten)]
+    pub watch: WatchArgs,
+}
+
+impl LoadArgs {
+    pub fn spec(&self, connect_parallelism: usize) -> LoadSpec {
+        LoadSpec {
+            limit: match self.requests {
+                Some(n) => RunLimit::Requests(n),
+                None => RunLimit::Time(self.duration),
+            },
+            keys: self.keys,
+            request_timeout: self.request_timeout,
+            connect_parallelism,
+        }
+    }
+}
+
+impl WatchArgs {
+    pub fn spec(&self, connect_parallelism: usize) -> WatchSpec {
+        WatchSpec {
+            watchers: self.watchers,
+            connect_parallelism,
+            settle: self.settle,
+            timeout: self.watch_timeout,
+        }
+    }
+}
+
+fn parse_positive(text: &str) -> Result<usize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(format!("expected a positive integer, got {text:?}")),
+    }
+}

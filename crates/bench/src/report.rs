@@ -1,0 +1,191 @@
+//! Collects every phase's results into one report, printable as markdown or JSON.
+
+use std::fmt::Write;
+
+use serde::Serialize;
+
+use crate::kv::ReadMode;
+use crate::load::LevelResult;
+use crate::procfs::MemoryUse;
+use crate::stats::LatencySummary;
+use crate::watch::WatchReport;
+
+/// Everything one `senate-bench` invocation measured.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct BenchReport {
+    pub target: String,
+    pub workload: Option<Workload>,
+    pub kv_put: Vec<LevelResult>,
+    pub kv_get: Vec<ModeLevel>,
+    pub watch: Option<WatchReport>,
+    /// Server memory at the start and after each phase (only with `--pid`).
+    pub memory: Vec<PhaseMemory>,
+}
+
+/// The KV load's shape, for the report header.
+#[derive(Debug, Clone, Serialize)]
+pub struct Workload {
+    pub value_size: usize,
+    pub keys: u64,
+    pub per_level: String,
+}
+
+/// One KV GET level in one consistency mode.
+#[derive(Debug, Clone, Serialize)]
+pub struct ModeLevel {
+    pub mode: ReadMode,
+    #[serde(flatten)]
+    pub level: LevelResult,
+}
+
+/// Server memory sampled after a named phase.
+#[derive(Debug, Clone, Serialize)]
+pub struct PhaseMemory {
+    pub phase: String,
+    #[serde(flatten)]
+    pub memory: MemoryUse,
+}
+
+const LEVEL_HEADER: &str = "| Concurrency | OK | Errors | Req/s | p50 (ms) | p99 (ms) | Max (ms) |";
+const LEVEL_RULE: &str = "|---:|---:|---:|---:|---:|---:|---:|";
+
+impl BenchReport {
+    pub fn new(target: String) -> Self {
+        Self {
+            target,
+            ..Self::default()
+        }
+    }
+
+    /// Renders the report as markdown tables (readable in a terminal, pasteable into BENCHMARKS.md).
+    pub fn to_markdown(&self) -> String {
+        let mut out = format!("## senate-bench results\n\nTarget: `{}`", self.target);
+        if let Some(w) = &self.workload {
+            let _ = write!(
+                out,
+                " · {} B values · {} keys · {}",
+                w.value_size, w.keys, w.per_level
+            );
+        }
+        out.push('\n');
+        self.write_kv_put(&mut out);
+        self.write_kv_get(&mut out);
+        self.write_watch(&mut out);
+        self.write_memory(&mut out);
+        out
+    }
+
+    fn write_kv_put(&self, out: &mut String) {
+        if self.kv_put.is_empty() {
+            return;
+        }
+        let _ = writeln!(out, "\n### KV PUT\n\n{LEVEL_HEADER}\n{LEVEL_RULE}");
+        for level in &self.kv_put {
+            let _ = writeln!(out, "|{}", level_cells(level));
+        }
+    }
+
+    fn write_kv_get(&self, out: &mut String) {
+        if self.kv_get.is_empty() {
+            return;
+        }
+        let _ = writeln!(
+            out,
+            "\n### KV GET\n\n| Mode {LEVEL_HEADER}\n|---{LEVEL_RULE}"
+        );
+        for row in &self.kv_get {
+            let _ = writeln!(out, "| {} |{}", row.mode, level_cells(&row.level));
+        }
+    }
+
+    fn write_watch(&self, out: &mut String) {
+        let Some(w) = &self.watch else {
+            return;
+        };
+        let r = &w.release;
+        let _ = writeln!(
+            out,
+            "\n### Blocking-query fan-out\n\n\
+             | Watchers | Parked | Connect failures | Early returns | Released | Failed | Still blocked | \
+             Release min (ms) | p50 (ms) | p99 (ms) | Max (ms) |\n\
+             |---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n\
+             | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            w.watchers,
+            w.parked,
+            w.connect_failures,
+            w.early_returns,
+            w.released,
+            w.failed,
+            w.not_released,
+            ms(r.min_us),
+            ms(r.p50_us),
+            ms(r.p99_us),
+            ms(r.max_us),
+        );
+        let _ = writeln!(
+            out,
+            "\nParked {} watchers in {:.2}s (still pending after settle: {}).",
+            w.parked,
+            w.park_secs,
+            if w.parked_verified { "yes" } else { "NO" }
+        );
+        if let (Some(before), Some(parked), Some(per)) =
+            (w.memory_before, w.memory_parked, w.rss_per_watcher_bytes)
+        {
+            let _ = writeln!(
+                out,
+                "Server RSS {} MiB idle → {} MiB with watchers parked ({per:.0} bytes per watcher).",
+                mib(before.rss_kb),
+                mib(parked.rss_kb)
+            );
+        }
+    }
+
+    fn write_memory(&self, out: &mut String) {
+        if self.memory.is_empty() {
+            return;
+        }
+        let _ = writeln!(
+            out,
+            "\n### Server memory\n\n| After phase | VmRSS (MiB) | VmHWM (MiB) |\n|---|---:|---:|"
+        );
+        for sample in &self.memory {
+            let m = sample.memory;
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} |",
+                sample.phase,
+                mib(m.rss_kb),
+                mib(m.hwm_kb)
+            );
+        }
+    }
+}
+
+/// The shared cells of a load-level row (everything after the leading `|`).
+fn level_cells(level: &LevelResult) -> String {
+    let LatencySummary {
+        p50_us,
+        p99_us,
+        max_us,
+        ..
+    } = level.latency;
+    format!(
+        " {} | {} | {} | {:.0} | {} | {} | {} |",
+        level.concurrency,
+        level.ok,
+        level.errors,
+        level.requests_per_sec,
+        ms(p50_us),
+        ms(p99_us),
+        ms(max_us)
+    )
+}
+
+fn ms(micros: u64) -> String {
+    format!("{:.3}", micros as f64 / 1000.0)
+}
+
+fn mib(kb: u64) -> String {
+    format!("{:.1}", kb as f64 / 1024.0)
+}

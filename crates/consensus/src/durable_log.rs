@@ -1,0 +1,181 @@
+//! The redb writer thread: drains every queued log write, commits them in one transaction
+//! (one fsync), and only then acknowledges each of them. This is the group commit that lets
+//! many concurrent writes share a disk flush without any being acknowledged early.
+
+use crate::type_config::TypeConfig;
+use openraft::storage::LogFlushed;
+use redb::{Database, ReadableTable, TableDefinition};
+use std::io;
+use std::path::Path;
+use std::sync::mpsc;
+use tokio::sync::oneshot;
+
+const LOG_TABLE: TableDefinition<u64, &[u8]> = TableDefinition::new("raft_log");
+const META_TABLE: TableDefinition<&str, &[u8]> = TableDefinition::new("raft_meta");
+const VOTE_KEY: &str = "vote";
+const COMMITTED_KEY: &str = "committed";
+const LAST_PURGED_KEY: &str = "last_purged";
+/// The most writes folded into one transaction.
+const MAX_BATCH: usize = 4096;
+
+/// One write to the durable log, acknowledged once it is on disk.
+pub enum LogWrite {
+    Append {
+        entries: Vec<(u64, Vec<u8>)>,
+        flushed: LogFlushed<TypeConfig>,
+    },
+    SaveVote {
+        vote: Vec<u8>,
+        done: oneshot::Sender<io::Result<()>>,
+    },
+    SaveCommitted {
+        committed: Vec<u8>,
+    },
+    Truncate {
+        from: u64,
+        done: oneshot::Sender<io::Result<()>>,
+    },
+    Purge {
+        up_to: u64,
+        last_purged: Vec<u8>,
+        done: oneshot::Sender<io::Result<()>>,
+    },
+}
+
+/// What the log held on disk when it was opened.
+#[derive(Default)]
+pub struct Recovered {
+    pub entries: Vec<(u64, Vec<u8>)>,
+    pub vote: Option<Vec<u8>>,
+    pub committed: Option<Vec<u8>>,
+    pub last_purged: Option<Vec<u8>>,
+}
+
+/// Why the durable log could not be opened or written.
+#[derive(Debug, thiserror::Error)]
+pub enum DurableLogError {
+    #[error("opening the Raft log at {path}: {source}")]
+    Open { path: String, source: redb::Error },
+    #[error("reading the Raft log: {0}")]
+    Read(#[from] redb::Error),
+    #[error("the Raft log writer has stopped")]
+    WriterGone,
+}
+
+/// A handle to the writer thread.
+pub struct DurableLog {
+    queue: mpsc::Sender<LogWrite>,
+}
+
+impl DurableLog {
+    /// Opens (or creates) the log at `path`, reads back what it holds, and starts the writer.
+    pub fn open(path: &Path) -> Result<(Self, Recovered), DurableLogError> {
+        let database = Database::create(path).map_err(|e| DurableLogError::Open {
+            path: path.display().to_string(),
+            source: e.into(),
+        })?;
+        create_tables(&database)?;
+        let recovered = recover(&database)?;
+        let (queue, writes) = mpsc::channel();
+        std::thread::Builder::new()
+            .name("raft-log-writer".into())
+            .spawn(move || write_loop(database, writes))
+            .map_err(|e| DurableLogError::Read(redb::Error::Io(e)))?;
+        Ok((DurableLog { queue }, recovered))
+    }
+
+    /// Queues a write; its acknowledgement comes through the write's own callback or channel.
+    pub fn submit(&self, write: LogWrite) -> Result<(), DurableLogError> {
+        self.queue.send(write).map_err(|_| DurableLogError::WriterGone)
+    }
+}
+
+fn create_tables(database: &Database) -> Result<(), redb::Error> {
+    let txn = database.begin_write()?;
+    txn.open_table(LOG_TABLE)?;
+    txn.open_table(META_TABLE)?;
+    txn.commit()?;
+    Ok(())
+}
+
+fn recover(database: &Database) -> Result<Recovered, redb::Error> {
+    let txn = database.begin_read()?;
+    let log = txn.open_table(LOG_TABLE)?;
+    let mut entries = Vec::new();
+    for row in log.iter()? {
+        let (index, bytes) = row?;
+        entries.push((index.value(), bytes.value().to_vec()));
+    }
+    let meta = txn.open_table(META_TABLE)?;
+    let read_meta = |key: &str| -> Result<Option<Vec<u8>>, redb::Error> {
+        Ok(meta.get(key)?.map(|value| value.value().to_vec()))
+    };
+    Ok(Recovered {
+        entries,
+        vote: read_meta(VOTE_KEY)?,
+        committed: read_meta(COMMITTED_KEY)?,
+        last_purged: read_meta(LAST_PURGED_KEY)?,
+    })
+}
+
+fn write_loop(database: Database, writes: mpsc::Receiver<LogWrite>) {
+    while let Ok(first) = writes.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match writes.try_recv() {
+                Ok(write) => batch.push(write),
+                Err(_) => break,
+            }
+        }
+        let result = commit_batch(&database, &batch).map_err(|e| e.to_string());
+        if let Err(reason) = &result {
+            tracing::error!(%reason, "writing the Raft log failed");
+        }
+        for write in batch {
+            acknowledge(write, &result);
+        }
+    }
+}
+
+fn commit_batch(database: &Database, batch: &[LogWrite]) -> Result<(), redb::Error> {
+    let txn = database.begin_write()?;
+    {
+        let mut log = txn.open_table(LOG_TABLE)?;
+        let mut meta = txn.open_table(META_TABLE)?;
+        for write in batch {
+            match write {
+                LogWrite::Append { entries, .. } => {
+                    for (index, bytes) in entries {
+                        log.insert(*index, bytes.as_slice())?;
+                    }
+                }
+                LogWrite::SaveVote { vote, .. } => {
+                    meta.insert(VOTE_KEY, vote.as_slice())?;
+                }
+                LogWrite::SaveCommitted { committed } => {
+                    meta.insert(COMMITTED_KEY, committed.as_slice())?;
+                }
+                LogWrite::Truncate { from, .. } => {
+                    log.retain_in(*from.., |_, _| false)?;
+                }
+                LogWrite::Purge { up_to, last_purged, .. } => {
+                    log.retain_in(..=*up_to, |_, _| false)?;
+                    meta.insert(LAST_PURGED_KEY, last_purged.as_slice())?;
+                }
+            }
+        }
+    }
+    txn.commit()?;
+    Ok(())
+}
+
+fn acknowledge(write: LogWrite, result: &Result<(), String>) {
+    let outcome = || result.clone().map_err(io::Error::other);
+    match write {
+        LogWrite::Append { flushed, .. } => flushed.log_io_completed(outcome()),
+        LogWrite::SaveVote { done, .. } | LogWrite::Truncate { done, .. } | LogWrite::Purge { done, .. } => {
+            let _receiver_may_be_gone = done.send(outcome());
+        }
+        LogWrite::SaveCommitted { .. } => {}
+    }
+}

@@ -1,0 +1,20 @@
+//! Raft for Senate: every change to replicated state is a [`senate_state::Command`] committed
+//! through openraft and applied by the state machine to the [`senate_state::Store`].
+//!
+//! - [`type_config`]: openraft's type parameters for Senate.
+//! - [`log_store`]: the Raft log and vote, in memory, written through to redb when durable.
+//! - [`durable_log`]: the redb writer thread that group-commits log writes with one fsync.
+//! - [`state_machine`]: applies committed entries, builds and installs snapshots.
+//! - [`network`]: the peer transport (a single server has no peers yet).
+//! - [`node`]: starts a server's Raft and offers propose / read-barrier / leader queries.
+//! - [`leader_duties`]: work only the leader does: session TTL expiry and tombstone reaping.
+
+pub mod durable_log;
+pub mod leader_duties;
+pub mod log_store;
+pub mod network;
+pub mod node;
+pub mod state_machine;
+pub mod type_config;
+
+pub use node::{ConsensusError, RaftNode, RaftOptions};

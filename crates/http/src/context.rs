@@ -1,0 +1,23 @@
+//! What every handler shares: Raft, the state store, the agent's configuration and local state.
+
+use senate_agent::config::AgentConfig;
+use senate_agent::events::EventBuffer;
+use senate_consensus::leader_duties::SessionTimers;
+use senate_consensus::RaftNode;
+use senate_state::Store;
+use std::sync::Arc;
+
+/// Shared by all requests.
+pub struct Context {
+    pub config: Arc<AgentConfig>,
+    pub raft: Arc<RaftNode>,
+    pub events: EventBuffer,
+    pub session_timers: Arc<SessionTimers>,
+}
+
+impl Context {
+    /// The replicated state store.
+    pub fn store(&self) -> &Arc<Store> {
+        self.raft.store()
+    }
+}

@@ -1,0 +1,37 @@
+//! Senate's HTTP API, Consul's `/v1/...` endpoints over axum.
+//!
+//! A request passes through [`query`] (dc, consistency, index/wait, pretty), then its endpoint
+//! module reads the store through [`blocking`] or proposes a command through Raft, and answers
+//! through [`reply`] (JSON plus the `X-Consul-*` headers) or [`error::ApiError`].
+
+pub mod agent;
+pub mod blocking;
+pub mod body;
+pub mod context;
+pub mod error;
+pub mod event;
+pub mod kv;
+pub mod operator;
+pub mod query;
+pub mod reply;
+pub mod session;
+pub mod status;
+
+pub use context::Context;
+
+use axum::Router;
+use std::sync::Arc;
+
+/// Every `/v1` route Senate serves.
+pub fn router(context: Arc<Context>) -> Router {
+    Router::new()
+        .merge(kv::routes())
+        .merge(session::routes())
+        .merge(status::routes())
+        .merge(operator::routes())
+        .merge(event::routes())
+        .merge(agent::routes())
+        .fallback(error::not_found)
+        .method_not_allowed_fallback(error::method_not_allowed)
+        .with_state(context)
+}

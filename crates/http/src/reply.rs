@@ -1,0 +1,58 @@
+//! Successful answers: JSON (compact, or indented with `?pretty`) plus Consul's query headers.
+
+use crate::context::Context;
+use crate::query::QueryOptions;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+/// Serializes `value` as Consul does: compact, or indented by four spaces with `?pretty`.
+pub fn json_bytes<T: Serialize>(value: &T, pretty: bool) -> Vec<u8> {
+    let mut out = Vec::with_capacity(128);
+    let written = if pretty {
+        let formatter = serde_json::ser::PrettyFormatter::with_indent(b"    ");
+        let mut serializer = serde_json::Serializer::with_formatter(&mut out, formatter);
+        value.serialize(&mut serializer)
+    } else {
+        serde_json::to_writer(&mut out, value)
+    };
+    if let Err(error) = written {
+        tracing::error!(%error, "could not serialize a response");
+    }
+    if pretty {
+        out.push(b'\n');
+    }
+    out
+}
+
+/// A JSON answer to a write (no query headers).
+pub fn json<T: Serialize>(value: &T, pretty: bool) -> Response {
+    (StatusCode::OK, [("content-type", "application/json")], json_bytes(value, pretty)).into_response()
+}
+
+/// The `X-Consul-Index`, `X-Consul-KnownLeader`, `X-Consul-LastContact` and effective-consistency headers.
+pub fn query_headers(context: &Context, options: &QueryOptions, index: u64) -> HeaderMap {
+    let mut headers = HeaderMap::with_capacity(5);
+    headers.insert("x-consul-index", HeaderValue::from(index));
+    let known_leader = if context.raft.leader_address().is_some() { "true" } else { "false" };
+    headers.insert("x-consul-knownleader", HeaderValue::from_static(known_leader));
+    let last_contact = context.raft.last_contact().as_millis() as u64;
+    headers.insert("x-consul-lastcontact", HeaderValue::from(last_contact));
+    headers.insert(
+        "x-consul-effective-consistency",
+        HeaderValue::from_static(options.consistency.header_value()),
+    );
+    headers
+}
+
+/// A JSON answer to a read, with the query headers for `index`.
+pub fn read<T: Serialize>(context: &Context, options: &QueryOptions, index: u64, value: &T) -> Response {
+    let mut headers = query_headers(context, options, index);
+    headers.insert("content-type", HeaderValue::from_static("application/json"));
+    (StatusCode::OK, headers, json_bytes(value, options.pretty)).into_response()
+}
+
+/// A 404 answer to a read of something missing, still carrying the query headers.
+pub fn read_not_found(context: &Context, options: &QueryOptions, index: u64) -> Response {
+    (StatusCode::NOT_FOUND, query_headers(context, options, index)).into_response()
+}

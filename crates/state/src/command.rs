@@ -1,0 +1,69 @@
+//! The commands the Raft log carries, each applied deterministically by the state machine.
+
+use bytes::Bytes;
+use senate_types::catalog::{HealthCheck, Node};
+use senate_types::session::Session;
+use serde::{Deserialize, Serialize};
+
+/// How a KV write decides whether to take effect.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum KvWriteMode {
+    /// Unconditional write.
+    Set,
+    /// Write only if the key's ModifyIndex equals this (0: only if the key does not exist).
+    Cas(u64),
+    /// Write and take the lock for this session.
+    Acquire(String),
+    /// Write and give up the lock held by this session.
+    Release(String),
+}
+
+/// How a KV delete chooses what to remove.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum KvDeleteMode {
+    /// The one key.
+    Key,
+    /// Every key starting with the given one.
+    Tree,
+    /// The one key, only if its ModifyIndex equals this.
+    Cas(u64),
+}
+
+/// A change to replicated state, as stored in the Raft log.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Command {
+    KvPut {
+        key: String,
+        value: Bytes,
+        flags: u64,
+        mode: KvWriteMode,
+    },
+    KvDelete {
+        key: String,
+        mode: KvDeleteMode,
+    },
+    SessionCreate(Session),
+    SessionDestroy {
+        id: String,
+    },
+    /// Registers (or updates) a node with node-level checks.
+    RegisterNode {
+        node: Node,
+        checks: Vec<HealthCheck>,
+    },
+    /// Forgets KV tombstones at or below this index.
+    ReapTombstones {
+        up_to: u64,
+    },
+}
+
+/// What applying a command produced.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Outcome {
+    /// The command took effect (or was a no-op that needs no answer).
+    Done,
+    /// A conditional write's answer: whether it took effect.
+    Applied(bool),
+    /// The command was refused as invalid; nothing changed.
+    Rejected(String),
+}

@@ -1,0 +1,158 @@
+"""Runs the real `senate` binary on free loopback ports and waits for it to lead.
+
+Used by conftest.py (fixtures) and by tests that need polling helpers.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import consul
+import requests
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SENATE_BIN = Path(os.environ.get("SENATE_BIN", REPO_ROOT / "target" / "debug" / "senate"))
+HOST = "127.0.0.1"
+NODE_NAME = "pytest-node"
+READY_TIMEOUT_S = 20.0
+STOP_TIMEOUT_S = 10.0
+PORT_NAMES = ("http", "serf_lan", "serf_wan", "server", "grpc")
+
+# Servers that are running right now; conftest attaches their logs to failing tests.
+RUNNING: list["SenateServer"] = []
+
+
+def wait_until(predicate, timeout: float, interval: float = 0.1, message: str = "condition"):
+    """Poll `predicate` until it returns a truthy value; return that value or fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = predicate()
+        if result:
+            return result
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+        time.sleep(interval)
+
+
+def free_ports(count: int) -> list[int]:
+    """Distinct loopback ports that were free a moment ago (all held open together so none repeats)."""
+    sockets = []
+    try:
+        for _ in range(count):
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.bind((HOST, 0))
+            sockets.append(sock)
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+class SenateServer:
+    """One `senate agent` process: dev (in-memory) or durable (`-server -data-dir`)."""
+
+    def __init__(self, workdir: Path, name: str, data_dir: Path | None = None):
+        self.workdir = workdir
+        self.name = name
+        self.data_dir = data_dir
+        self.ports = dict(zip(PORT_NAMES, free_ports(len(PORT_NAMES))))
+        self.log_path = workdir / f"{name}.log"
+        self.process: subprocess.Popen | None = None
+        self.starts = 0
+
+    @property
+    def http_port(self) -> int:
+        return self.ports["http"]
+
+    def url(self, path: str) -> str:
+        return f"http://{HOST}:{self.http_port}{path}"
+
+    def client(self) -> consul.Consul:
+        return consul.Consul(host=HOST, port=self.http_port)
+
+    def command(self) -> list[str]:
+        if self.data_dir is None:
+            mode = ["-dev"]
+        else:
+            mode = ["-server", "-bootstrap-expect=1", "-data-dir", str(self.data_dir)]
+        return [
+            str(SENATE_BIN),
+            "agent",
+            *mode,
+            f"-node={NODE_NAME}",
+            f"-bind={HOST}",
+            f"-client={HOST}",
+            f"-http-port={self.ports['http']}",
+            "-dns-port=-1",
+            f"-serf-lan-port={self.ports['serf_lan']}",
+            f"-serf-wan-port={self.ports['serf_wan']}",
+            f"-server-port={self.ports['server']}",
+            f"-grpc-port={self.ports['grpc']}",
+        ]
+
+    def start(self) -> "SenateServer":
+        """Spawn the process (same ports and data dir on every start) and wait until it leads."""
+        if not SENATE_BIN.is_file():
+            raise RuntimeError(f"senate binary not found at {SENATE_BIN}; run `cargo build --workspace --bins`")
+        self.starts += 1
+        with open(self.log_path, "ab") as log:
+            log.write(f"\n===== start #{self.starts}: {' '.join(self.command())}\n".encode())
+            log.flush()
+            self.process = subprocess.Popen(
+                self.command(), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=self.workdir
+            )
+        RUNNING.append(self)
+        try:
+            self.wait_for_leader()
+        except Exception:
+            self.stop()
+            raise
+        return self
+
+    def wait_for_leader(self) -> str:
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        last_error = "no answer yet"
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"senate exited with {self.process.returncode} before leading\n{self.log_tail()}")
+            try:
+                response = requests.get(self.url("/v1/status/leader"), timeout=2)
+                leader = response.json() if response.status_code == 200 else None
+                if isinstance(leader, str) and leader:
+                    return leader
+                last_error = f"HTTP {response.status_code}: {response.text[:200]!r}"
+            except (requests.RequestException, ValueError) as error:
+                last_error = repr(error)
+            time.sleep(0.1)
+        raise RuntimeError(f"senate had no leader after {READY_TIMEOUT_S}s ({last_error})\n{self.log_tail()}")
+
+    def stop(self, kill: bool = False) -> None:
+        """SIGTERM (or SIGKILL when `kill`) and reap the process."""
+        if self in RUNNING:
+            RUNNING.remove(self)
+        if self.process is None or self.process.poll() is not None:
+            return
+        if kill:
+            self.process.kill()
+        else:
+            self.process.terminate()
+        try:
+            self.process.wait(timeout=STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=STOP_TIMEOUT_S)
+
+    def restart(self, kill: bool = False) -> "SenateServer":
+        self.stop(kill=kill)
+        return self.start()
+
+    def log_tail(self, lines: int = 200) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError as error:
+            return f"<no log: {error}>"
+        return "\n".join(text.splitlines()[-lines:])

@@ -1,0 +1,63 @@
+"""Status (leader/peers) and agent (self/members) endpoints through py-consul."""
+
+from __future__ import annotations
+
+import re
+
+from senate_harness import HOST, NODE_NAME
+
+ADDRESS = re.compile(r"^[0-9.]+:\d+$")
+CONSUL_VERSION = re.compile(r"^1\.2\d\.\d+")
+ALIVE = 1  # serf member status
+
+
+def test_leader_is_this_server(client, senate):
+    leader = client.status.leader()
+
+    assert ADDRESS.match(leader)
+    assert leader == f"{HOST}:{senate.ports['server']}"
+
+
+def test_peers_contain_the_leader(client):
+    peers = client.status.peers()
+
+    assert peers == [client.status.leader()]
+
+
+def test_agent_self_config(client):
+    config = client.agent.self()["Config"]
+
+    assert config["Datacenter"] == "dc1"
+    assert config["NodeName"] == NODE_NAME
+    assert CONSUL_VERSION.match(config["Version"]), config["Version"]
+    assert config["Server"] is True
+
+
+def test_agent_self_member(client, senate):
+    member = client.agent.self()["Member"]
+
+    assert member["Name"] == NODE_NAME
+    assert member["Addr"] == HOST
+    assert member["Port"] == senate.ports["serf_lan"]
+    assert member["Status"] == ALIVE
+    assert member["Tags"]["dc"] == "dc1"
+    assert member["Tags"]["role"] == "consul"
+    assert member["Tags"]["port"] == str(senate.ports["server"])
+
+
+def test_members_lists_this_node(client, senate):
+    members = client.agent.members()
+
+    (me,) = [member for member in members if member["Name"] == NODE_NAME]
+    assert me["Addr"] == HOST
+    assert me["Port"] == senate.ports["serf_lan"]
+    assert me["Status"] == ALIVE
+    assert me["Tags"]["role"] == "consul"
+
+
+def test_wan_members_list_this_server(client, senate):
+    members = client.agent.members(wan=True)
+
+    (me,) = [member for member in members if member["Name"].startswith(NODE_NAME)]
+    assert me["Name"] == f"{NODE_NAME}.dc1"
+    assert me["Port"] == senate.ports["serf_wan"]
