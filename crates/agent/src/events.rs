@@ -143,10 +143,12 @@ fn compile_filter(field: &'static str, pattern: &str) -> Result<Option<Regex>, E
     if pattern.is_empty() {
         return Ok(None);
     }
-    Regex::new(pattern).map(Some).map_err(|e| EventError::BadFilter {
-        field,
-        reason: e.to_string(),
-    })
+    Regex::new(pattern)
+        .map(Some)
+        .map_err(|e| EventError::BadFilter {
+            field,
+            reason: e.to_string(),
+        })
 }
 
 /// Whether an event's filters select this agent: its node name, and one of its services (and tags).
@@ -160,7 +162,8 @@ fn selects(event: &UserEvent, local_node: &str, local_services: &[(String, Vec<S
     }
     local_services.iter().any(|(service, tags)| {
         matches(&event.service_filter, service)
-            && (event.tag_filter.is_empty() || tags.iter().any(|tag| matches(&event.tag_filter, tag)))
+            && (event.tag_filter.is_empty()
+                || tags.iter().any(|tag| matches(&event.tag_filter, tag)))
     })
 }
 

@@ -50,7 +50,10 @@ pub fn local_member(config: &AgentConfig) -> Member {
     if config.server {
         tags.insert("role".to_string(), "consul".to_string());
         tags.insert("raft_vsn".to_string(), "3".to_string());
-        tags.insert("port".to_string(), config.ports.server.unwrap_or(8300).to_string());
+        tags.insert(
+            "port".to_string(),
+            config.ports.server.unwrap_or(8300).to_string(),
+        );
         if config.bootstrap {
             tags.insert("bootstrap".to_string(), "1".to_string());
         }

@@ -15,6 +15,8 @@ const META_TABLE: TableDefinition<&str, &[u8]> = TableDefinition::new("raft_meta
 const VOTE_KEY: &str = "vote";
 const COMMITTED_KEY: &str = "committed";
 const LAST_PURGED_KEY: &str = "last_purged";
+/// redb's page cache; the log is read back only at start-up, so a small cache suffices.
+const REDB_CACHE_BYTES: usize = 4 * 1024 * 1024;
 /// The most writes folded into one transaction.
 const MAX_BATCH: usize = 4096;
 
@@ -70,10 +72,13 @@ pub struct DurableLog {
 impl DurableLog {
     /// Opens (or creates) the log at `path`, reads back what it holds, and starts the writer.
     pub fn open(path: &Path) -> Result<(Self, Recovered), DurableLogError> {
-        let database = Database::create(path).map_err(|e| DurableLogError::Open {
-            path: path.display().to_string(),
-            source: e.into(),
-        })?;
+        let database = Database::builder()
+            .set_cache_size(REDB_CACHE_BYTES)
+            .create(path)
+            .map_err(|e| DurableLogError::Open {
+                path: path.display().to_string(),
+                source: e.into(),
+            })?;
         create_tables(&database)?;
         let recovered = recover(&database)?;
         let (queue, writes) = mpsc::channel();
@@ -86,7 +91,9 @@ impl DurableLog {
 
     /// Queues a write; its acknowledgement comes through the write's own callback or channel.
     pub fn submit(&self, write: LogWrite) -> Result<(), DurableLogError> {
-        self.queue.send(write).map_err(|_| DurableLogError::WriterGone)
+        self.queue
+            .send(write)
+            .map_err(|_| DurableLogError::WriterGone)
     }
 }
 
@@ -158,7 +165,9 @@ fn commit_batch(database: &Database, batch: &[LogWrite]) -> Result<(), redb::Err
                 LogWrite::Truncate { from, .. } => {
                     log.retain_in(*from.., |_, _| false)?;
                 }
-                LogWrite::Purge { up_to, last_purged, .. } => {
+                LogWrite::Purge {
+                    up_to, last_purged, ..
+                } => {
                     log.retain_in(..=*up_to, |_, _| false)?;
                     meta.insert(LAST_PURGED_KEY, last_purged.as_slice())?;
                 }
@@ -173,7 +182,9 @@ fn acknowledge(write: LogWrite, result: &Result<(), String>) {
     let outcome = || result.clone().map_err(io::Error::other);
     match write {
         LogWrite::Append { flushed, .. } => flushed.log_io_completed(outcome()),
-        LogWrite::SaveVote { done, .. } | LogWrite::Truncate { done, .. } | LogWrite::Purge { done, .. } => {
+        LogWrite::SaveVote { done, .. }
+        | LogWrite::Truncate { done, .. }
+        | LogWrite::Purge { done, .. } => {
             let _receiver_may_be_gone = done.send(outcome());
         }
         LogWrite::SaveCommitted { .. } => {}

@@ -70,7 +70,10 @@ pub async fn run(node: Arc<RaftNode>, timers: Arc<SessionTimers>) {
         for id in timers.expired(&node) {
             tracing::info!(session = %id, "session TTL expired; invalidating it");
             timers.lock().remove(&id);
-            if let Err(error) = node.propose(Command::SessionDestroy { id: id.clone() }).await {
+            if let Err(error) = node
+                .propose(Command::SessionDestroy { id: id.clone() })
+                .await
+            {
                 tracing::warn!(session = %id, %error, "could not invalidate an expired session");
             }
         }

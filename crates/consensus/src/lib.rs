@@ -7,13 +7,18 @@
 //! - [`state_machine`]: applies committed entries, builds and installs snapshots.
 //! - [`network`]: the peer transport (a single server has no peers yet).
 //! - [`node`]: starts a server's Raft and offers propose / read-barrier / leader queries.
+//! - [`proposer`]: group commit — concurrent proposals share one log entry and one fsync.
 //! - [`leader_duties`]: work only the leader does: session TTL expiry and tombstone reaping.
+
+// openraft's storage traits return its `StorageError`, which is large; our helpers share that type.
+#![allow(clippy::result_large_err)]
 
 pub mod durable_log;
 pub mod leader_duties;
 pub mod log_store;
 pub mod network;
 pub mod node;
+pub mod proposer;
 pub mod state_machine;
 pub mod type_config;
 

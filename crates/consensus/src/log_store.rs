@@ -50,7 +50,9 @@ impl LogStore {
     }
 
     fn cache(&self) -> MutexGuard<'_, LogCache> {
-        self.cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.cache
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Sends a write to the durable log and waits until it is on disk (no-op in memory).
@@ -72,7 +74,12 @@ impl RaftLogReader<TypeConfig> for LogStore {
         &mut self,
         range: RB,
     ) -> Result<Vec<Entry>, StorageError> {
-        Ok(self.cache().entries.range(range).map(|(_, e)| e.clone()).collect())
+        Ok(self
+            .cache()
+            .entries
+            .range(range)
+            .map(|(_, e)| e.clone())
+            .collect())
     }
 }
 
@@ -81,7 +88,12 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 
     async fn get_log_state(&mut self) -> Result<LogState<TypeConfig>, StorageError> {
         let cache = self.cache();
-        let last_log_id = cache.entries.values().next_back().map(|e| e.log_id).or(cache.last_purged);
+        let last_log_id = cache
+            .entries
+            .values()
+            .next_back()
+            .map(|e| e.log_id)
+            .or(cache.last_purged);
         Ok(LogState {
             last_purged_log_id: cache.last_purged,
             last_log_id,
@@ -94,7 +106,8 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 
     async fn save_vote(&mut self, vote: &Vote<u64>) -> Result<(), StorageError> {
         let bytes = encode(vote)?;
-        self.write_and_wait(|done| LogWrite::SaveVote { vote: bytes, done }).await?;
+        self.write_and_wait(|done| LogWrite::SaveVote { vote: bytes, done })
+            .await?;
         self.cache().vote = Some(*vote);
         Ok(())
     }
@@ -107,7 +120,9 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         self.cache().committed = committed;
         if let (Some(durable), Some(log_id)) = (&self.durable, committed) {
             durable
-                .submit(LogWrite::SaveCommitted { committed: encode(&log_id)? })
+                .submit(LogWrite::SaveCommitted {
+                    committed: encode(&log_id)?,
+                })
                 .map_err(write_error)?;
         }
         Ok(())
@@ -117,7 +132,11 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         Ok(self.cache().committed)
     }
 
-    async fn append<I>(&mut self, entries: I, callback: LogFlushed<TypeConfig>) -> Result<(), StorageError>
+    async fn append<I>(
+        &mut self,
+        entries: I,
+        callback: LogFlushed<TypeConfig>,
+    ) -> Result<(), StorageError>
     where
         I: IntoIterator<Item = Entry> + OptionalSend,
         I::IntoIter: OptionalSend,
@@ -138,7 +157,10 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         }
         match &self.durable {
             Some(durable) => durable
-                .submit(LogWrite::Append { entries: encoded, flushed: callback })
+                .submit(LogWrite::Append {
+                    entries: encoded,
+                    flushed: callback,
+                })
                 .map_err(write_error)?,
             None => callback.log_io_completed(Ok(())),
         }
@@ -147,7 +169,11 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 
     async fn truncate(&mut self, log_id: LogId) -> Result<(), StorageError> {
         self.cache().entries.split_off(&log_id.index);
-        self.write_and_wait(|done| LogWrite::Truncate { from: log_id.index, done }).await
+        self.write_and_wait(|done| LogWrite::Truncate {
+            from: log_id.index,
+            done,
+        })
+        .await
     }
 
     async fn purge(&mut self, log_id: LogId) -> Result<(), StorageError> {
@@ -158,8 +184,12 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             cache.last_purged = Some(log_id);
         }
         let last_purged = encode(&log_id)?;
-        self.write_and_wait(|done| LogWrite::Purge { up_to: log_id.index, last_purged, done })
-            .await
+        self.write_and_wait(|done| LogWrite::Purge {
+            up_to: log_id.index,
+            last_purged,
+            done,
+        })
+        .await
     }
 }
 

@@ -4,9 +4,9 @@
 use crate::durable_log::{DurableLog, DurableLogError};
 use crate::log_store::LogStore;
 use crate::network::PeerNetwork;
+use crate::proposer::Proposer;
 use crate::state_machine::StateMachine;
 use crate::type_config::TypeConfig;
-use openraft::error::{ClientWriteError, RaftError};
 use openraft::{BasicNode, Config, Raft, ServerState, SnapshotPolicy};
 use senate_state::{Command, Outcome, Store};
 use std::collections::BTreeMap;
@@ -43,6 +43,7 @@ pub enum ConsensusError {
 /// A running Raft member and the store its state machine applies to.
 pub struct RaftNode {
     raft: Raft<TypeConfig>,
+    proposer: Proposer,
     store: Arc<Store>,
     options: RaftOptions,
 }
@@ -56,28 +57,50 @@ pub struct RaftServer {
     pub voter: bool,
 }
 
-const SNAPSHOT_EVERY_ENTRIES: u64 = 16_384;
-const LOG_ENTRIES_KEPT_AFTER_SNAPSHOT: u64 = 1_024;
+const SNAPSHOT_EVERY_ENTRIES: u64 = 8_192;
+const LOG_ENTRIES_KEPT_AFTER_SNAPSHOT: u64 = 256;
 
 impl RaftNode {
     /// Opens storage, starts Raft, and bootstraps a one-voter cluster on first start.
     pub async fn start(options: RaftOptions, store: Arc<Store>) -> Result<Self, ConsensusError> {
         let (log_store, state_machine) = open_storage(&options, store.clone())?;
         let config = raft_config(options.raft_multiplier)?;
-        let raft = Raft::new(options.node_id, config, PeerNetwork, log_store, state_machine)
-            .await
-            .map_err(|e| ConsensusError::Raft(e.to_string()))?;
-        let node = RaftNode { raft, store, options };
+        let raft = Raft::new(
+            options.node_id,
+            config,
+            PeerNetwork,
+            log_store,
+            state_machine,
+        )
+        .await
+        .map_err(|e| ConsensusError::Raft(e.to_string()))?;
+        let proposer = Proposer::start(raft.clone());
+        let node = RaftNode {
+            raft,
+            proposer,
+            store,
+            options,
+        };
         node.bootstrap_if_new().await?;
         Ok(node)
     }
 
     async fn bootstrap_if_new(&self) -> Result<(), ConsensusError> {
-        let initialized = self.raft.is_initialized().await.map_err(|e| ConsensusError::Raft(e.to_string()))?;
+        let initialized = self
+            .raft
+            .is_initialized()
+            .await
+            .map_err(|e| ConsensusError::Raft(e.to_string()))?;
         if initialized {
-            return self.raft.trigger().elect().await.map_err(|e| ConsensusError::Raft(e.to_string()));
+            return self
+                .raft
+                .trigger()
+                .elect()
+                .await
+                .map_err(|e| ConsensusError::Raft(e.to_string()));
         }
-        let members = BTreeMap::from([(self.options.node_id, BasicNode::new(&self.options.address))]);
+        let members =
+            BTreeMap::from([(self.options.node_id, BasicNode::new(&self.options.address))]);
         self.raft
             .initialize(members)
             .await
@@ -89,13 +112,9 @@ impl RaftNode {
         &self.store
     }
 
-    /// Commits `command` through Raft and returns what applying it produced.
+    /// Commits `command` through Raft (grouped with concurrent proposals) and returns what applying it produced.
     pub async fn propose(&self, command: Command) -> Result<Outcome, ConsensusError> {
-        match self.raft.client_write(command).await {
-            Ok(response) => Ok(response.data),
-            Err(RaftError::APIError(ClientWriteError::ForwardToLeader(_))) => Err(ConsensusError::NoLeader),
-            Err(other) => Err(ConsensusError::Raft(other.to_string())),
-        }
+        self.proposer.propose(command).await
     }
 
     /// Returns once this server has confirmed it is leader and applied everything committed before the call.
@@ -148,7 +167,11 @@ impl RaftNode {
                 voter: voters.contains(id),
             })
             .collect();
-        let index = metrics.membership_config.log_id().map(|l| l.index).unwrap_or(0);
+        let index = metrics
+            .membership_config
+            .log_id()
+            .map(|l| l.index)
+            .unwrap_or(0);
         (index, servers)
     }
 
@@ -172,16 +195,21 @@ impl RaftNode {
     }
 }
 
-fn open_storage(options: &RaftOptions, store: Arc<Store>) -> Result<(LogStore, StateMachine), ConsensusError> {
+fn open_storage(
+    options: &RaftOptions,
+    store: Arc<Store>,
+) -> Result<(LogStore, StateMachine), ConsensusError> {
     let Some(data_dir) = &options.data_dir else {
-        let machine = StateMachine::open(store, None).map_err(|e| ConsensusError::Storage(e.to_string()))?;
+        let machine =
+            StateMachine::open(store, None).map_err(|e| ConsensusError::Storage(e.to_string()))?;
         return Ok((LogStore::in_memory(), machine));
     };
     let raft_dir = data_dir.join("raft");
     std::fs::create_dir_all(&raft_dir)
         .map_err(|e| ConsensusError::Storage(format!("creating {}: {e}", raft_dir.display())))?;
     let (durable, recovered) = DurableLog::open(&raft_dir.join("raft.redb"))?;
-    let log_store = LogStore::durable(durable, recovered).map_err(|e| ConsensusError::Storage(e.to_string()))?;
+    let log_store = LogStore::durable(durable, recovered)
+        .map_err(|e| ConsensusError::Storage(e.to_string()))?;
     let machine = StateMachine::open(store, Some(raft_dir.join("snapshot.bin")))
         .map_err(|e| ConsensusError::Storage(e.to_string()))?;
     Ok((log_store, machine))

@@ -4,7 +4,8 @@
 use crate::type_config::{Entry, LogId, StorageError, TypeConfig};
 use openraft::storage::{RaftStateMachine, Snapshot};
 use openraft::{
-    AnyError, BasicNode, EntryPayload, RaftSnapshotBuilder, SnapshotMeta, StorageIOError, StoredMembership,
+    AnyError, BasicNode, EntryPayload, RaftSnapshotBuilder, SnapshotMeta, StorageIOError,
+    StoredMembership,
 };
 use senate_state::{Outcome, Store, Tables};
 use serde::{Deserialize, Serialize};
@@ -31,7 +32,10 @@ struct SnapshotSlot {
 
 impl SnapshotSlot {
     fn get(&self) -> Option<Arc<StoredSnapshot>> {
-        self.current.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.current
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     fn save(&self, snapshot: StoredSnapshot) -> Result<Arc<StoredSnapshot>, StorageError> {
@@ -67,9 +71,14 @@ impl StateMachine {
         };
         if let Some(file) = snapshot_file.filter(|f| f.exists()) {
             let bytes = std::fs::read(&file).map_err(|e| snapshot_error(&e))?;
-            let snapshot: StoredSnapshot = bincode::deserialize(&bytes).map_err(|e| snapshot_error(&e))?;
+            let snapshot: StoredSnapshot =
+                bincode::deserialize(&bytes).map_err(|e| snapshot_error(&e))?;
             machine.restore(&snapshot)?;
-            *machine.snapshots.current.lock().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(snapshot));
+            *machine
+                .snapshots
+                .current
+                .lock()
+                .unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(snapshot));
         }
         Ok(machine)
     }
@@ -150,7 +159,11 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         Ok(Box::new(Cursor::new(Vec::new())))
     }
 
-    async fn install_snapshot(&mut self, meta: &Meta, snapshot: Box<Cursor<Vec<u8>>>) -> Result<(), StorageError> {
+    async fn install_snapshot(
+        &mut self,
+        meta: &Meta,
+        snapshot: Box<Cursor<Vec<u8>>>,
+    ) -> Result<(), StorageError> {
         let stored = StoredSnapshot {
             meta: meta.clone(),
             data: snapshot.into_inner(),

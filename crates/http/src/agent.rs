@@ -102,5 +102,8 @@ fn debug_config_view(config: &AgentConfig) -> Value {
 async fn members(State(context): State<Arc<Context>>, uri: Uri) -> Result<Response, ApiError> {
     let params = Params::parse(uri.query());
     check_datacenter(&params, &context)?;
-    Ok(reply::json(&[local_member(&context.config)], params.has("pretty")))
+    Ok(reply::json(
+        &[local_member(&context.config)],
+        params.has("pretty"),
+    ))
 }

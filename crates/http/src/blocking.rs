@@ -52,7 +52,8 @@ pub async fn block_until_changed<T>(
     }
     let deadline = Instant::now() + options.wait + jitter(options.wait);
     loop {
-        let mut waits: Vec<Pin<Box<Notified<'_>>>> = signals.iter().map(|s| Box::pin(s.notified())).collect();
+        let mut waits: Vec<Pin<Box<Notified<'_>>>> =
+            signals.iter().map(|s| Box::pin(s.notified())).collect();
         for wait in &mut waits {
             wait.as_mut().enable();
         }

@@ -52,6 +52,7 @@ async fn list(State(context): State<Arc<Context>>, uri: Uri) -> Result<Response,
     let options = QueryOptions::parse(&params, &context)?;
     let name = params.get("name").filter(|n| !n.is_empty());
     let signals = [context.events.changed()];
-    let (index, events) = block_until_changed(&options, &signals, || context.events.list(name)).await;
+    let (index, events) =
+        block_until_changed(&options, &signals, || context.events.list(name)).await;
     Ok(reply::read(&context, &options, index, &events))
 }

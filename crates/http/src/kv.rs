@@ -52,8 +52,15 @@ async fn read(State(context): State<Arc<Context>>, uri: Uri) -> Result<Response,
     if params.has("keys") {
         let separator = params.get("separator").unwrap_or("").to_string();
         let topics = [Topic::KeyPrefix(key.clone())];
-        let (index, keys) = query_store(&context, &options, &topics, |t| t.kv_keys(&key, &separator)).await?;
-        return Ok(found_or_404(&context, &options, index, &keys, !keys.is_empty()));
+        let (index, keys) =
+            query_store(&context, &options, &topics, |t| t.kv_keys(&key, &separator)).await?;
+        return Ok(found_or_404(
+            &context,
+            &options,
+            index,
+            &keys,
+            !keys.is_empty(),
+        ));
     }
     if params.has("recurse") {
         let topics = [Topic::KeyPrefix(key.clone())];
@@ -63,7 +70,13 @@ async fn read(State(context): State<Arc<Context>>, uri: Uri) -> Result<Response,
         })
         .await?;
         let rendered: Vec<KvPairJson> = entries.iter().map(KvPairJson).collect();
-        return Ok(found_or_404(&context, &options, index, &rendered, !entries.is_empty()));
+        return Ok(found_or_404(
+            &context,
+            &options,
+            index,
+            &rendered,
+            !entries.is_empty(),
+        ));
     }
     require_key(&key)?;
     let topics = [Topic::Key(key.clone())];
@@ -77,10 +90,18 @@ async fn read(State(context): State<Arc<Context>>, uri: Uri) -> Result<Response,
     };
     if params.has("raw") {
         let mut headers = reply::query_headers(&context, &options, index);
-        headers.insert("content-type", HeaderValue::from_static("application/octet-stream"));
+        headers.insert(
+            "content-type",
+            HeaderValue::from_static("application/octet-stream"),
+        );
         return Ok((StatusCode::OK, headers, entry.value).into_response());
     }
-    Ok(reply::read(&context, &options, index, &[KvPairJson(&entry)]))
+    Ok(reply::read(
+        &context,
+        &options,
+        index,
+        &[KvPairJson(&entry)],
+    ))
 }
 
 fn found_or_404<T: serde::Serialize>(
@@ -111,7 +132,11 @@ fn write_mode(params: &Params) -> Result<KvWriteMode, ApiError> {
     }
 }
 
-async fn write(State(context): State<Arc<Context>>, uri: Uri, body: Body) -> Result<Response, ApiError> {
+async fn write(
+    State(context): State<Arc<Context>>,
+    uri: Uri,
+    body: Body,
+) -> Result<Response, ApiError> {
     let key = key_of(&uri)?;
     let params = Params::parse(uri.query());
     check_datacenter(&params, &context)?;
@@ -119,21 +144,33 @@ async fn write(State(context): State<Arc<Context>>, uri: Uri, body: Body) -> Res
     let flags = params.u64("flags", "flags")?.unwrap_or(0);
     let mode = write_mode(&params)?;
     let limit = usize::try_from(context.config.kv_max_value_size).unwrap_or(usize::MAX);
-    let value = read_limited(body, limit).await.map_err(|error| match error.status {
-        StatusCode::PAYLOAD_TOO_LARGE => ApiError::too_large(format!(
-            "Value for key {key:?} exceeds the {limit} byte limit"
-        )),
-        _ => error,
-    })?;
+    let value = read_limited(body, limit)
+        .await
+        .map_err(|error| match error.status {
+            StatusCode::PAYLOAD_TOO_LARGE => ApiError::too_large(format!(
+                "Value for key {key:?} exceeds the {limit} byte limit"
+            )),
+            _ => error,
+        })?;
     if let KvWriteMode::Acquire(session) = &mode {
         if !context.store().snapshot().session_exists(session) {
-            return Err(ApiError::bad_request(format!("invalid session \"{session}\"")));
+            return Err(ApiError::bad_request(format!(
+                "invalid session \"{session}\""
+            )));
         }
         if context.store().lock_delay_remaining(&key).is_some() {
             return Ok(reply::json(&false, params.has("pretty")));
         }
     }
-    let outcome = context.raft.propose(Command::KvPut { key, value, flags, mode }).await?;
+    let outcome = context
+        .raft
+        .propose(Command::KvPut {
+            key,
+            value,
+            flags,
+            mode,
+        })
+        .await?;
     answer(outcome, params.has("pretty"))
 }
 
@@ -150,7 +187,10 @@ async fn delete(State(context): State<Arc<Context>>, uri: Uri) -> Result<Respons
             None => KvDeleteMode::Key,
         }
     };
-    let outcome = context.raft.propose(Command::KvDelete { key, mode }).await?;
+    let outcome = context
+        .raft
+        .propose(Command::KvDelete { key, mode })
+        .await?;
     answer(outcome, params.has("pretty"))
 }
 
@@ -160,5 +200,6 @@ pub fn answer(outcome: Outcome, pretty: bool) -> Result<Response, ApiError> {
         Outcome::Applied(applied) => Ok(reply::json(&applied, pretty)),
         Outcome::Done => Ok(reply::json(&true, pretty)),
         Outcome::Rejected(reason) => Err(ApiError::bad_request(reason)),
+        Outcome::Batch(_) => Err(ApiError::internal("unexpected batch outcome")),
     }
 }

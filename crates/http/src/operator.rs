@@ -42,10 +42,17 @@ struct ConfigurationView {
 
 /// This server's ID as Consul reports it: the node ID, or the address when there is none.
 fn server_id(context: &Context) -> String {
-    context.config.node_id.clone().unwrap_or_else(|| context.raft.leader_address().unwrap_or_default())
+    context
+        .config
+        .node_id
+        .clone()
+        .unwrap_or_else(|| context.raft.leader_address().unwrap_or_default())
 }
 
-async fn configuration(State(context): State<Arc<Context>>, uri: Uri) -> Result<Response, ApiError> {
+async fn configuration(
+    State(context): State<Arc<Context>>,
+    uri: Uri,
+) -> Result<Response, ApiError> {
     let params = Params::parse(uri.query());
     let options = QueryOptions::parse(&params, &context)?;
     ensure_readable(&context, &options).await?;
@@ -61,7 +68,12 @@ async fn configuration(State(context): State<Arc<Context>>, uri: Uri) -> Result<
             protocol_version: "3",
         })
         .collect();
-    Ok(reply::read(&context, &options, index, &ConfigurationView { servers, index }))
+    Ok(reply::read(
+        &context,
+        &options,
+        index,
+        &ConfigurationView { servers, index },
+    ))
 }
 
 async fn remove_peer(State(context): State<Arc<Context>>, uri: Uri) -> Result<Response, ApiError> {
@@ -81,7 +93,9 @@ async fn remove_peer(State(context): State<Arc<Context>>, uri: Uri) -> Result<Re
     match target {
         None => Err(ApiError::bad_request(format!(
             "{} was not found in the Raft configuration",
-            address.map(|a| format!("address {a:?}")).unwrap_or_else(|| format!("id {:?}", id.unwrap_or("")))
+            address
+                .map(|a| format!("address {a:?}"))
+                .unwrap_or_else(|| format!("id {:?}", id.unwrap_or("")))
         ))),
         Some(_) => Err(ApiError::bad_request(
             "Cannot remove this server: it is the only voter in the Raft configuration",

@@ -30,22 +30,30 @@ impl Params {
 
     /// The parameter's first value.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// Every value the parameter was given (`?tag=a&tag=b`).
     pub fn all(&self, name: &str) -> Vec<&str> {
-        self.0.iter().filter(|(k, _)| k == name).map(|(_, v)| v.as_str()).collect()
+        self.0
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
     }
 
     /// A parameter parsed as an unsigned integer, with `what` naming it in the error.
     pub fn u64(&self, name: &str, what: &str) -> Result<Option<u64>, ApiError> {
         match self.get(name) {
             None => Ok(None),
-            Some(text) => text
-                .parse()
-                .map(Some)
-                .map_err(|_| ApiError::bad_request(format!("Invalid {what}: {text:?} is not an unsigned integer"))),
+            Some(text) => text.parse().map(Some).map_err(|_| {
+                ApiError::bad_request(format!(
+                    "Invalid {what}: {text:?} is not an unsigned integer"
+                ))
+            }),
         }
     }
 }
@@ -98,7 +106,10 @@ impl QueryOptions {
         };
         let min_index = params
             .get("index")
-            .map(|text| text.parse::<u64>().map_err(|_| ApiError::bad_request(format!("Invalid index: {text:?}"))))
+            .map(|text| {
+                text.parse::<u64>()
+                    .map_err(|_| ApiError::bad_request(format!("Invalid index: {text:?}")))
+            })
             .transpose()?
             .unwrap_or(0);
         let wait = match params.get("wait") {
@@ -107,7 +118,12 @@ impl QueryOptions {
                 .map_err(|e| ApiError::bad_request(format!("Invalid wait time: {e}")))?
                 .min(MAX_WAIT),
         };
-        Ok(QueryOptions { consistency, min_index, wait, pretty: params.has("pretty") })
+        Ok(QueryOptions {
+            consistency,
+            min_index,
+            wait,
+            pretty: params.has("pretty"),
+        })
     }
 }
 

@@ -27,15 +27,27 @@ pub fn json_bytes<T: Serialize>(value: &T, pretty: bool) -> Vec<u8> {
 
 /// A JSON answer to a write (no query headers).
 pub fn json<T: Serialize>(value: &T, pretty: bool) -> Response {
-    (StatusCode::OK, [("content-type", "application/json")], json_bytes(value, pretty)).into_response()
+    (
+        StatusCode::OK,
+        [("content-type", "application/json")],
+        json_bytes(value, pretty),
+    )
+        .into_response()
 }
 
 /// The `X-Consul-Index`, `X-Consul-KnownLeader`, `X-Consul-LastContact` and effective-consistency headers.
 pub fn query_headers(context: &Context, options: &QueryOptions, index: u64) -> HeaderMap {
     let mut headers = HeaderMap::with_capacity(5);
     headers.insert("x-consul-index", HeaderValue::from(index));
-    let known_leader = if context.raft.leader_address().is_some() { "true" } else { "false" };
-    headers.insert("x-consul-knownleader", HeaderValue::from_static(known_leader));
+    let known_leader = if context.raft.leader_address().is_some() {
+        "true"
+    } else {
+        "false"
+    };
+    headers.insert(
+        "x-consul-knownleader",
+        HeaderValue::from_static(known_leader),
+    );
     let last_contact = context.raft.last_contact().as_millis() as u64;
     headers.insert("x-consul-lastcontact", HeaderValue::from(last_contact));
     headers.insert(
@@ -46,7 +58,12 @@ pub fn query_headers(context: &Context, options: &QueryOptions, index: u64) -> H
 }
 
 /// A JSON answer to a read, with the query headers for `index`.
-pub fn read<T: Serialize>(context: &Context, options: &QueryOptions, index: u64, value: &T) -> Response {
+pub fn read<T: Serialize>(
+    context: &Context,
+    options: &QueryOptions,
+    index: u64,
+    value: &T,
+) -> Response {
     let mut headers = query_headers(context, options, index);
     headers.insert("content-type", HeaderValue::from_static("application/json"));
     (StatusCode::OK, headers, json_bytes(value, options.pretty)).into_response()
@@ -54,5 +71,9 @@ pub fn read<T: Serialize>(context: &Context, options: &QueryOptions, index: u64,
 
 /// A 404 answer to a read of something missing, still carrying the query headers.
 pub fn read_not_found(context: &Context, options: &QueryOptions, index: u64) -> Response {
-    (StatusCode::NOT_FOUND, query_headers(context, options, index)).into_response()
+    (
+        StatusCode::NOT_FOUND,
+        query_headers(context, options, index),
+    )
+        .into_response()
 }

@@ -38,17 +38,30 @@ pub fn routes() -> Router<Arc<Context>> {
         .route("/v1/session/list", get(list))
 }
 
-async fn create(State(context): State<Arc<Context>>, uri: Uri, body: Body) -> Result<Response, ApiError> {
+async fn create(
+    State(context): State<Arc<Context>>,
+    uri: Uri,
+    body: Body,
+) -> Result<Response, ApiError> {
     let params = Params::parse(uri.query());
     check_datacenter(&params, &context)?;
     let request: SessionCreateRequest = read_json(body).await?;
     let session = build_session(request, &context.config.node_name)?;
     let (id, ttl) = (session.id.clone(), session.ttl.clone());
-    answer(context.raft.propose(Command::SessionCreate(session)).await?, false)?;
+    answer(
+        context
+            .raft
+            .propose(Command::SessionCreate(session))
+            .await?,
+        false,
+    )?;
     if let Some(ttl) = nonzero_ttl(&ttl)? {
         context.session_timers.reset(&id, ttl);
     }
-    Ok(reply::json(&serde_json::json!({ "ID": id }), params.has("pretty")))
+    Ok(reply::json(
+        &serde_json::json!({ "ID": id }),
+        params.has("pretty"),
+    ))
 }
 
 /// Validates a create request and fills in Consul's defaults.
@@ -56,7 +69,11 @@ fn build_session(request: SessionCreateRequest, local_node: &str) -> Result<Sess
     let behavior = match request.behavior.as_deref().unwrap_or("") {
         "" | "release" => Behavior::Release,
         "delete" => Behavior::Delete,
-        other => return Err(ApiError::bad_request(format!("Invalid Behavior setting '{other}'"))),
+        other => {
+            return Err(ApiError::bad_request(format!(
+                "Invalid Behavior setting '{other}'"
+            )))
+        }
     };
     let ttl = request.ttl.unwrap_or_default();
     if let Some(duration) = nonzero_ttl(&ttl)? {
@@ -70,7 +87,9 @@ fn build_session(request: SessionCreateRequest, local_node: &str) -> Result<Sess
         None => DEFAULT_LOCK_DELAY,
         Some(value) => lock_delay(&value)?,
     };
-    let no_checks_given = request.checks.is_none() && request.node_checks.is_none() && request.service_checks.is_none();
+    let no_checks_given = request.checks.is_none()
+        && request.node_checks.is_none()
+        && request.service_checks.is_none();
     let mut node_checks = request.node_checks.unwrap_or_default();
     for check in request.checks.unwrap_or_default() {
         if !node_checks.contains(&check) {
@@ -81,11 +100,18 @@ fn build_session(request: SessionCreateRequest, local_node: &str) -> Result<Sess
         node_checks.push(SERF_HEALTH_CHECK.to_string());
     }
     let service_checks = request.service_checks.unwrap_or_default();
-    let checks = node_checks.iter().cloned().chain(service_checks.iter().map(|c| c.id.clone())).collect();
+    let checks = node_checks
+        .iter()
+        .cloned()
+        .chain(service_checks.iter().map(|c| c.id.clone()))
+        .collect();
     Ok(Session {
         id: uuid::Uuid::new_v4().to_string(),
         name: request.name.unwrap_or_default(),
-        node: request.node.filter(|n| !n.is_empty()).unwrap_or_else(|| local_node.to_string()),
+        node: request
+            .node
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| local_node.to_string()),
         checks,
         node_checks,
         service_checks,
@@ -111,9 +137,14 @@ fn lock_delay(value: &Value) -> Result<Duration, ApiError> {
     match value {
         Value::String(text) => parse_duration(text, "LockDelay"),
         Value::Number(number) => {
-            let amount = number.as_f64().filter(|n| *n >= 0.0 && n.is_finite()).ok_or_else(|| {
-                ApiError::bad_request(format!("Invalid LockDelay: {number} is not a non-negative duration"))
-            })?;
+            let amount = number
+                .as_f64()
+                .filter(|n| *n >= 0.0 && n.is_finite())
+                .ok_or_else(|| {
+                    ApiError::bad_request(format!(
+                        "Invalid LockDelay: {number} is not a non-negative duration"
+                    ))
+                })?;
             Ok(if amount < LOCK_DELAY_SECONDS_THRESHOLD {
                 Duration::from_secs_f64(amount)
             } else {
@@ -125,14 +156,22 @@ fn lock_delay(value: &Value) -> Result<Duration, ApiError> {
     }
 }
 
-async fn destroy(State(context): State<Arc<Context>>, Path(id): Path<String>, uri: Uri) -> Result<Response, ApiError> {
+async fn destroy(
+    State(context): State<Arc<Context>>,
+    Path(id): Path<String>,
+    uri: Uri,
+) -> Result<Response, ApiError> {
     let params = Params::parse(uri.query());
     check_datacenter(&params, &context)?;
     let outcome = context.raft.propose(Command::SessionDestroy { id }).await?;
     answer(outcome, params.has("pretty"))
 }
 
-async fn renew(State(context): State<Arc<Context>>, Path(id): Path<String>, uri: Uri) -> Result<Response, ApiError> {
+async fn renew(
+    State(context): State<Arc<Context>>,
+    Path(id): Path<String>,
+    uri: Uri,
+) -> Result<Response, ApiError> {
     let params = Params::parse(uri.query());
     let options = QueryOptions::parse(&params, &context)?;
     let tables = context.store().snapshot();
@@ -146,7 +185,11 @@ async fn renew(State(context): State<Arc<Context>>, Path(id): Path<String>, uri:
     Ok(reply::read(&context, &options, index, &[session]))
 }
 
-async fn info(State(context): State<Arc<Context>>, Path(id): Path<String>, uri: Uri) -> Result<Response, ApiError> {
+async fn info(
+    State(context): State<Arc<Context>>,
+    Path(id): Path<String>,
+    uri: Uri,
+) -> Result<Response, ApiError> {
     let params = Params::parse(uri.query());
     let options = QueryOptions::parse(&params, &context)?;
     let (index, sessions) = query_store(&context, &options, &[Topic::Sessions], |t| {
@@ -157,7 +200,11 @@ async fn info(State(context): State<Arc<Context>>, Path(id): Path<String>, uri: 
     Ok(reply::read(&context, &options, index, &sessions))
 }
 
-async fn by_node(State(context): State<Arc<Context>>, Path(node): Path<String>, uri: Uri) -> Result<Response, ApiError> {
+async fn by_node(
+    State(context): State<Arc<Context>>,
+    Path(node): Path<String>,
+    uri: Uri,
+) -> Result<Response, ApiError> {
     let params = Params::parse(uri.query());
     let options = QueryOptions::parse(&params, &context)?;
     let (index, sessions) = query_store(&context, &options, &[Topic::Sessions], |t| {

@@ -29,6 +29,10 @@ async fn peers(State(context): State<Arc<Context>>, uri: Uri) -> Result<Response
     let params = Params::parse(uri.query());
     check_datacenter(&params, &context)?;
     let (_, servers) = context.raft.servers();
-    let voters: Vec<String> = servers.into_iter().filter(|s| s.voter).map(|s| s.address).collect();
+    let voters: Vec<String> = servers
+        .into_iter()
+        .filter(|s| s.voter)
+        .map(|s| s.address)
+        .collect();
     Ok(reply::json(&voters, params.has("pretty")))
 }

@@ -157,9 +157,10 @@ impl ApiClient {
             .chain(dc)
             .map(|(name, value)| format!("{name}={}", utf8_percent_encode(value, QUERY)))
             .collect();
-        match pairs.is_empty() {
-            true => format!("{}{path}", self.base_url),
-            false => format!("{}{path}?{}", self.base_url, pairs.join("&")),
+        if pairs.is_empty() {
+            format!("{}{path}", self.base_url)
+        } else {
+            format!("{}{path}?{}", self.base_url, pairs.join("&"))
         }
     }
 }
@@ -222,10 +223,20 @@ fn transport_error(
         let host = url
             .split_once("://")
             .map_or(url, |(_, rest)| rest.split('/').next().unwrap_or(rest));
-        anyhow!("{method} {url:?}: dial tcp {host}: {cause}")
+        anyhow!(
+            "{method} {url:?}: dial tcp {host}: connect: {}",
+            io_reason(cause)
+        )
     } else {
         anyhow!("{method} {url:?}: {cause}")
     }
+}
+
+/// An OS error as Go words it: `connection refused` rather than `Connection refused (os error 111)`.
+fn io_reason(cause: &dyn std::error::Error) -> String {
+    let text = cause.to_string();
+    let text = text.split(" (os error").next().unwrap_or(&text);
+    text.to_lowercase()
 }
 
 /// Go's spelling of a method in client errors: `Get`, `Put`, `Delete`.
@@ -245,7 +256,10 @@ mod tests {
     #[test]
     fn addresses_with_and_without_scheme() {
         assert_eq!(base_url("127.0.0.1:8500").unwrap(), "http://127.0.0.1:8500");
-        assert_eq!(base_url("http://localhost:1/").unwrap(), "http://localhost:1");
+        assert_eq!(
+            base_url("http://localhost:1/").unwrap(),
+            "http://localhost:1"
+        );
         assert!(base_url("https://localhost:8501").is_err());
         assert!(base_url("unix:///tmp/consul.sock").is_err());
     }
@@ -259,7 +273,10 @@ mod tests {
         })
         .unwrap();
         let path = format!("/v1/kv/{}", escape_path("a b/c?d"));
-        let url = client.url(&path, &[("recurse", String::new()), ("acquire", "x&y".into())]);
+        let url = client.url(
+            &path,
+            &[("recurse", String::new()), ("acquire", "x&y".into())],
+        );
         assert_eq!(
             url,
             "http://127.0.0.1:1/v1/kv/a%20b/c%3Fd?recurse=&acquire=x%26y&dc=dc2"

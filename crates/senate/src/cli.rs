@@ -111,8 +111,26 @@ mod tests {
     #[test]
     fn single_dash_long_flags_get_a_second_dash() {
         assert_eq!(
-            normalize(&["senate", "agent", "-dev", "-data-dir=/x", "-node", "n1", "--client", "1"]),
-            ["senate", "agent", "--dev", "--data-dir=/x", "--node", "n1", "--client", "1"]
+            normalize(&[
+                "senate",
+                "agent",
+                "-dev",
+                "-data-dir=/x",
+                "-node",
+                "n1",
+                "--client",
+                "1"
+            ]),
+            [
+                "senate",
+                "agent",
+                "--dev",
+                "--data-dir=/x",
+                "--node",
+                "n1",
+                "--client",
+                "1"
+            ]
         );
     }
 
@@ -120,7 +138,15 @@ mod tests {
     fn values_short_flags_and_unknown_words_are_kept() {
         assert_eq!(
             normalize(&["senate", "agent", "-dns-port", "-1", "-h", "-nonsense", "-"]),
-            ["senate", "agent", "--dns-port", "-1", "-h", "-nonsense", "-"]
+            [
+                "senate",
+                "agent",
+                "--dns-port",
+                "-1",
+                "-h",
+                "-nonsense",
+                "-"
+            ]
         );
     }
 

@@ -1,7 +1,32 @@
+//! The `senate` binary: parses Consul-style arguments and runs the chosen command.
+
+mod api_client;
+mod cli;
+mod commands;
 mod server;
-fn main() {
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    tracing_subscriber::fmt().with_env_filter("info").init();
-    let args = senate_agent::config::AgentArgs { dev: true, ..Default::default() };
-    if let Err(e) = rt.block_on(server::run(senate_agent::config::AgentConfig::load(&args).unwrap())) { eprintln!("{e:#}"); }
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = match cli::Cli::try_parse_from(cli::normalize_args(std::env::args_os())) {
+        Ok(cli) => cli,
+        Err(error) => {
+            let _ = error.print();
+            // Help and version requests succeed; usage errors exit 1 as Consul's CLI does.
+            return if error.use_stderr() {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    match commands::run(cli.command) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("{error:#}");
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -27,7 +27,9 @@ pub async fn run(mut config: AgentConfig) -> anyhow::Result<()> {
     let config = Arc::new(config);
     let raft = Arc::new(start_raft(&config).await?);
     let http = bind_http(&config).await?;
-    raft.wait_for_leader(LEADER_WAIT).await.context("no Raft leader was elected")?;
+    raft.wait_for_leader(LEADER_WAIT)
+        .await
+        .context("no Raft leader was elected")?;
     register_self(&raft, &config).await?;
     let session_timers = Arc::new(SessionTimers::default());
     tokio::spawn(leader_duties::run(raft.clone(), session_timers.clone()));
@@ -94,11 +96,13 @@ fn node_id(config: &AgentConfig) -> anyhow::Result<String> {
 fn read_or_create_node_id(path: &Path) -> anyhow::Result<String> {
     if let Ok(existing) = std::fs::read_to_string(path) {
         let existing = existing.trim();
-        uuid::Uuid::parse_str(existing).with_context(|| format!("{} holds an invalid node ID", path.display()))?;
+        uuid::Uuid::parse_str(existing)
+            .with_context(|| format!("{} holds an invalid node ID", path.display()))?;
         return Ok(existing.to_string());
     }
     if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("creating {}", parent.display()))?;
     }
     let id = uuid::Uuid::new_v4().to_string();
     std::fs::write(path, &id).with_context(|| format!("writing {}", path.display()))?;
@@ -114,7 +118,8 @@ async fn register_self(raft: &RaftNode, config: &AgentConfig) -> anyhow::Result<
         .map(|kind| (kind.to_string(), address.clone()))
         .collect();
     let mut meta = config.node_meta.clone();
-    meta.entry("consul-network-segment".to_string()).or_default();
+    meta.entry("consul-network-segment".to_string())
+        .or_default();
     let node = Node {
         id: config.node_id.clone().unwrap_or_default(),
         node: config.node_name.clone(),
@@ -139,8 +144,13 @@ async fn register_self(raft: &RaftNode, config: &AgentConfig) -> anyhow::Result<
         create_index: 0,
         modify_index: 0,
     };
-    let command = Command::RegisterNode { node, checks: vec![serf_health] };
-    raft.propose(command).await.context("registering this node in the catalog")?;
+    let command = Command::RegisterNode {
+        node,
+        checks: vec![serf_health],
+    };
+    raft.propose(command)
+        .await
+        .context("registering this node in the catalog")?;
     Ok(())
 }
 
@@ -155,14 +165,15 @@ async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(signal) => signal,
-            Err(error) => {
-                tracing::warn!(%error, "cannot listen for SIGTERM");
-                let _interrupted = interrupt.await;
-                return;
-            }
-        };
+        let mut terminate =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(signal) => signal,
+                Err(error) => {
+                    tracing::warn!(%error, "cannot listen for SIGTERM");
+                    let _interrupted = interrupt.await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = interrupt => {}
             _ = terminate.recv() => {}
@@ -173,4 +184,3 @@ async fn shutdown_signal() {
         let _interrupted = interrupt.await;
     }
 }
-

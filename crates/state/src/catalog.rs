@@ -8,7 +8,10 @@ use senate_types::catalog::{CheckStatus, HealthCheck, Node};
 impl Tables {
     /// Every node, in name order.
     pub fn nodes(&self) -> (u64, Vec<&Node>) {
-        (Self::at_least_one(self.node_index), self.nodes.values().collect())
+        (
+            Self::at_least_one(self.node_index),
+            self.nodes.values().collect(),
+        )
     }
 
     /// One node by name.
@@ -50,7 +53,13 @@ impl Tables {
         Outcome::Done
     }
 
-    fn upsert_check(&mut self, index: u64, node: &str, mut check: HealthCheck, changes: &mut Changes) {
+    fn upsert_check(
+        &mut self,
+        index: u64,
+        node: &str,
+        mut check: HealthCheck,
+        changes: &mut Changes,
+    ) {
         check.node = node.to_string();
         let id = (node.to_string(), check.check_id.clone());
         let existing = self.checks.get(&id);

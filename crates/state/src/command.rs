@@ -55,6 +55,8 @@ pub enum Command {
     ReapTombstones {
         up_to: u64,
     },
+    /// Several commands proposed together, applied in order at one index.
+    Batch(Vec<Command>),
 }
 
 /// What applying a command produced.
@@ -66,4 +68,6 @@ pub enum Outcome {
     Applied(bool),
     /// The command was refused as invalid; nothing changed.
     Rejected(String),
+    /// The outcomes of a [`Command::Batch`], in order.
+    Batch(Vec<Outcome>),
 }

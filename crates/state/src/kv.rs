@@ -61,20 +61,28 @@ impl Tables {
     ) -> Outcome {
         let existing = self.kv.get(&key);
         let (session, lock_index) = match &mode {
-            KvWriteMode::Set => (existing.and_then(|e| e.session.clone()), lock_index_of(existing)),
+            KvWriteMode::Set => (
+                existing.and_then(|e| e.session.clone()),
+                lock_index_of(existing),
+            ),
             KvWriteMode::Cas(expected) => {
                 let current = existing.map(|e| e.modify_index).unwrap_or(0);
                 if current != *expected {
                     return Outcome::Applied(false);
                 }
-                (existing.and_then(|e| e.session.clone()), lock_index_of(existing))
+                (
+                    existing.and_then(|e| e.session.clone()),
+                    lock_index_of(existing),
+                )
             }
             KvWriteMode::Acquire(session) => {
                 if !self.sessions.contains_key(session) {
                     return Outcome::Rejected(format!("invalid session \"{session}\""));
                 }
                 match existing.and_then(|e| e.session.as_ref()) {
-                    Some(holder) if holder == session => (Some(session.clone()), lock_index_of(existing)),
+                    Some(holder) if holder == session => {
+                        (Some(session.clone()), lock_index_of(existing))
+                    }
                     Some(_) => return Outcome::Applied(false),
                     None => (Some(session.clone()), lock_index_of(existing) + 1),
                 }
@@ -126,7 +134,9 @@ impl Tables {
                 }
             },
             KvDeleteMode::Tree => {
-                let doomed: Vec<String> = with_prefix(&self.kv, &key).map(|(k, _)| k.clone()).collect();
+                let doomed: Vec<String> = with_prefix(&self.kv, &key)
+                    .map(|(k, _)| k.clone())
+                    .collect();
                 for doomed_key in doomed {
                     self.delete_key(index, &doomed_key, changes);
                 }
@@ -195,15 +205,31 @@ mod tests {
 
     fn put(tables: &mut Tables, index: u64, key: &str, mode: KvWriteMode) -> Outcome {
         let mut changes = Changes::default();
-        tables.apply_kv_put(index, key.into(), Bytes::from_static(b"v"), 0, mode, &mut changes)
+        tables.apply_kv_put(
+            index,
+            key.into(),
+            Bytes::from_static(b"v"),
+            0,
+            mode,
+            &mut changes,
+        )
     }
 
     #[test]
     fn cas_zero_creates_only_once() {
         let mut tables = Tables::default();
-        assert_eq!(put(&mut tables, 5, "a", KvWriteMode::Cas(0)), Outcome::Applied(true));
-        assert_eq!(put(&mut tables, 6, "a", KvWriteMode::Cas(0)), Outcome::Applied(false));
-        assert_eq!(put(&mut tables, 7, "a", KvWriteMode::Cas(5)), Outcome::Applied(true));
+        assert_eq!(
+            put(&mut tables, 5, "a", KvWriteMode::Cas(0)),
+            Outcome::Applied(true)
+        );
+        assert_eq!(
+            put(&mut tables, 6, "a", KvWriteMode::Cas(0)),
+            Outcome::Applied(false)
+        );
+        assert_eq!(
+            put(&mut tables, 7, "a", KvWriteMode::Cas(5)),
+            Outcome::Applied(true)
+        );
         let (index, entry) = tables.kv_get("a");
         assert_eq!(index, 7);
         assert_eq!(entry.map(|e| e.create_index), Some(5));
@@ -212,7 +238,10 @@ mod tests {
     #[test]
     fn keys_are_cut_at_the_separator() {
         let mut tables = Tables::default();
-        for (i, key) in ["web/bar", "web/foo", "web/sub/a", "web/sub/b"].iter().enumerate() {
+        for (i, key) in ["web/bar", "web/foo", "web/sub/a", "web/sub/b"]
+            .iter()
+            .enumerate()
+        {
             put(&mut tables, i as u64 + 1, key, KvWriteMode::Set);
         }
         let (_, keys) = tables.kv_keys("web/", "/");

@@ -18,7 +18,10 @@ impl Tables {
 
     /// Every session.
     pub fn session_list(&self) -> (u64, Vec<&Session>) {
-        (Self::at_least_one(self.session_index), self.sessions.values().collect())
+        (
+            Self::at_least_one(self.session_index),
+            self.sessions.values().collect(),
+        )
     }
 
     /// The sessions belonging to one node.
@@ -32,7 +35,12 @@ impl Tables {
         self.sessions.contains_key(id)
     }
 
-    pub(crate) fn apply_session_create(&mut self, index: u64, mut session: Session, changes: &mut Changes) -> Outcome {
+    pub(crate) fn apply_session_create(
+        &mut self,
+        index: u64,
+        mut session: Session,
+        changes: &mut Changes,
+    ) -> Outcome {
         if let Err(reason) = self.validate_session_checks(&session) {
             return Outcome::Rejected(reason);
         }
@@ -49,7 +57,10 @@ impl Tables {
 
     fn validate_session_checks(&self, session: &Session) -> Result<(), String> {
         if !self.nodes.contains_key(&session.node) {
-            return Err(format!("Missing node registration for \"{}\"", session.node));
+            return Err(format!(
+                "Missing node registration for \"{}\"",
+                session.node
+            ));
         }
         let check_ids = session
             .node_checks
@@ -67,7 +78,12 @@ impl Tables {
         Ok(())
     }
 
-    pub(crate) fn apply_session_destroy(&mut self, index: u64, id: &str, changes: &mut Changes) -> Outcome {
+    pub(crate) fn apply_session_destroy(
+        &mut self,
+        index: u64,
+        id: &str,
+        changes: &mut Changes,
+    ) -> Outcome {
         self.invalidate_session(index, id, changes);
         Outcome::Done
     }
@@ -101,12 +117,23 @@ impl Tables {
     }
 
     /// Invalidates every session that depends on the given check of the given node.
-    pub(crate) fn invalidate_sessions_of_check(&mut self, index: u64, node: &str, check_id: &str, changes: &mut Changes) {
+    pub(crate) fn invalidate_sessions_of_check(
+        &mut self,
+        index: u64,
+        node: &str,
+        check_id: &str,
+        changes: &mut Changes,
+    ) {
         let doomed: Vec<String> = self
             .sessions
             .values()
             .filter(|s| s.node == node)
-            .filter(|s| s.node_checks.iter().chain(s.service_checks.iter().map(|c| &c.id)).any(|c| c == check_id))
+            .filter(|s| {
+                s.node_checks
+                    .iter()
+                    .chain(s.service_checks.iter().map(|c| &c.id))
+                    .any(|c| c == check_id)
+            })
             .map(|s| s.id.clone())
             .collect();
         for id in doomed {

@@ -31,7 +31,10 @@ impl Store {
 
     /// Applies entries in log order as one new version; `None` marks an entry with no command
     /// (a blank or membership entry), which only advances the applied index.
-    pub fn apply_batch<'a>(&self, entries: impl IntoIterator<Item = (u64, Option<&'a Command>)>) -> Vec<Outcome> {
+    pub fn apply_batch<'a>(
+        &self,
+        entries: impl IntoIterator<Item = (u64, Option<&'a Command>)>,
+    ) -> Vec<Outcome> {
         let mut tables = Tables::clone(&self.current.load());
         let mut changes = Changes::default();
         let outcomes = entries
@@ -81,12 +84,25 @@ impl Tables {
     /// Applies one command at `index`.
     pub(crate) fn apply(&mut self, index: u64, command: Command, changes: &mut Changes) -> Outcome {
         match command {
-            Command::KvPut { key, value, flags, mode } => self.apply_kv_put(index, key, value, flags, mode, changes),
+            Command::KvPut {
+                key,
+                value,
+                flags,
+                mode,
+            } => self.apply_kv_put(index, key, value, flags, mode, changes),
             Command::KvDelete { key, mode } => self.apply_kv_delete(index, key, mode, changes),
             Command::SessionCreate(session) => self.apply_session_create(index, session, changes),
             Command::SessionDestroy { id } => self.apply_session_destroy(index, &id, changes),
-            Command::RegisterNode { node, checks } => self.apply_register_node(index, node, checks, changes),
+            Command::RegisterNode { node, checks } => {
+                self.apply_register_node(index, node, checks, changes)
+            }
             Command::ReapTombstones { up_to } => self.apply_reap_tombstones(up_to),
+            Command::Batch(commands) => Outcome::Batch(
+                commands
+                    .into_iter()
+                    .map(|command| self.apply(index, command, changes))
+                    .collect(),
+            ),
         }
     }
 }

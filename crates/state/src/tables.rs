@@ -72,6 +72,9 @@ pub(crate) fn with_prefix<'a, V: Clone>(
     map: &'a OrdMap<String, V>,
     prefix: &'a str,
 ) -> impl Iterator<Item = (&'a String, &'a V)> + 'a {
-    map.range::<_, str>((std::ops::Bound::Included(prefix), std::ops::Bound::Unbounded))
-        .take_while(move |(key, _)| key.starts_with(prefix))
+    map.range::<_, str>((
+        std::ops::Bound::Included(prefix),
+        std::ops::Bound::Unbounded,
+    ))
+    .take_while(move |(key, _)| key.starts_with(prefix))
 }

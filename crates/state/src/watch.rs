@@ -79,7 +79,10 @@ impl WatchRegistry {
     /// Wakes every subscriber of every topic (the whole state was replaced).
     pub fn notify_all(&self) {
         let subscribers = self.lock();
-        let slots = subscribers.exact.values().chain(subscribers.key_prefixes.values());
+        let slots = subscribers
+            .exact
+            .values()
+            .chain(subscribers.key_prefixes.values());
         for slot in slots {
             wake(Some(slot));
         }
@@ -121,7 +124,8 @@ mod tests {
         let exact = registry.subscribe(&Topic::Key("a/b".into()));
         let prefix = registry.subscribe(&Topic::KeyPrefix("a/".into()));
         let other = registry.subscribe(&Topic::Key("c".into()));
-        let (exact_wait, prefix_wait, other_wait) = (exact.notified(), prefix.notified(), other.notified());
+        let (exact_wait, prefix_wait, other_wait) =
+            (exact.notified(), prefix.notified(), other.notified());
         tokio::pin!(exact_wait, prefix_wait, other_wait);
         exact_wait.as_mut().enable();
         prefix_wait.as_mut().enable();

@@ -107,7 +107,11 @@ impl Entries {
     }
 
     fn canonical_key(&self, key: String) -> String {
-        match self.fields.iter().find(|field| field.eq_ignore_ascii_case(&key)) {
+        match self
+            .fields
+            .iter()
+            .find(|field| field.eq_ignore_ascii_case(&key))
+        {
             Some(field) => (*field).to_string(),
             None => key,
         }
@@ -130,7 +134,10 @@ impl<'de> de::MapAccess<'de> for Entries {
             .map(Some)
     }
 
-    fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, Self::Error> {
+    fn next_value_seed<V: DeserializeSeed<'de>>(
+        &mut self,
+        seed: V,
+    ) -> Result<V::Value, Self::Error> {
         let value = self.pending_value.take().unwrap_or(Value::Null);
         seed.deserialize(CaseInsensitive(value))
     }

@@ -173,6 +173,17 @@ impl AgentArgs {
             .map(|(flag, key, items)| (flag, key, Value::from(items.clone())));
         texts.chain(numbers).chain(switches).chain(lists).collect()
     }
+
+    /// Warnings for flags that are accepted for compatibility but change nothing in Senate.
+    pub(super) fn ignored_flag_warnings(&self) -> Vec<String> {
+        let mut warnings = Vec::new();
+        if self.ui == Some(true) {
+            warnings.push(
+                "-ui: Senate does not serve Consul's web UI; the flag is ignored".to_string(),
+            );
+        }
+        warnings
+    }
 }
 
 /// `-config-file` and `-config-dir` paths in command-line order (Consul treats both alike:

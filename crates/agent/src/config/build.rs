@@ -69,6 +69,7 @@ pub(super) fn build(args: &AgentArgs) -> Result<AgentConfig, ConfigError> {
 fn merge_sources(args: &AgentArgs) -> Result<Settings, ConfigError> {
     let (flag_lists, flag_values) = decode_flags(&args.flag_settings())?.split_lists();
     let mut settings = decode_source("built-in defaults", &defaults())?;
+    settings.warnings.extend(args.ignored_flag_warnings());
     if args.dev {
         settings.merge(decode_source("dev mode defaults", &dev_defaults())?);
     }

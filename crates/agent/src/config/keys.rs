@@ -156,11 +156,12 @@ impl Setting {
         matches!(self, Setting::TextList(_) | Setting::ObjectList(_))
     }
 
-    /// Adds `later` to this value: lists append, anything else is replaced.
+    /// Adds `later` to this value: lists append, maps merge, anything else is replaced.
     fn absorb(&mut self, later: Setting) {
         match (self, later) {
             (Setting::TextList(items), Setting::TextList(more)) => items.extend(more),
             (Setting::ObjectList(items), Setting::ObjectList(more)) => items.extend(more),
+            (Setting::TextMap(entries), Setting::TextMap(more)) => entries.extend(more),
             (current, later) => *current = later,
         }
     }
@@ -606,6 +607,15 @@ mod tests {
             settings.get::<String>("datacenter"),
             Some("two".to_string())
         );
+    }
+
+    #[test]
+    fn maps_merge_key_by_key() {
+        let mut settings = decode(json!({"node_meta": {"a": "1", "b": "1"}})).unwrap();
+        settings.merge(decode(json!({"node_meta": {"b": 2}})).unwrap());
+        let meta: BTreeMap<String, String> = settings.get("node_meta").unwrap();
+        assert_eq!(meta["a"], "1");
+        assert_eq!(meta["b"], "2");
     }
 
     #[test]

@@ -44,7 +44,10 @@ mod tests {
 
     #[test]
     fn pads_all_but_the_last_column() {
-        let table = columnize(&[row(&["Node", "Address", "Status"]), row(&["a-long-name", "1.2.3.4:8301", "alive"])]);
+        let table = columnize(&[
+            row(&["Node", "Address", "Status"]),
+            row(&["a-long-name", "1.2.3.4:8301", "alive"]),
+        ]);
         assert_eq!(
             table,
             "Node         Address       Status\na-long-name  1.2.3.4:8301  alive"

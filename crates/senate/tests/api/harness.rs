@@ -1,0 +1,286 @@
+//! Starts the real `senate` binary on free loopback ports, waits until it leads, and kills it
+//! when the test ends, printing the tail of its log if the test failed.
+
+use crate::http::Client;
+use std::collections::HashSet;
+use std::fs::File;
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+const READY_DEADLINE: Duration = Duration::from_secs(20);
+const START_ATTEMPTS: usize = 3;
+const LOG_TAIL_LINES: usize = 80;
+
+/// Ports already handed out in this test process, so parallel tests never share one.
+static USED_PORTS: Mutex<Option<HashSet<u16>>> = Mutex::new(None);
+static TEMP_COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// A directory under the system temp dir, removed when dropped (kept if the test failed).
+pub struct TempDir {
+    path: PathBuf,
+}
+
+impl TempDir {
+    pub fn new(purpose: &str) -> TempDir {
+        let unique = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
+        let name = format!("senate-api-{purpose}-{}-{unique}", std::process::id());
+        let path = std::env::temp_dir().join(name);
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path)
+            .unwrap_or_else(|e| panic!("creating {}: {e}", path.display()));
+        TempDir { path }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("keeping {} for inspection", self.path.display());
+        } else {
+            let _ = std::fs::remove_dir_all(&self.path);
+        }
+    }
+}
+
+/// The ports one server listens on.
+#[derive(Clone, Copy, Debug)]
+struct Ports {
+    http: u16,
+    serf_lan: u16,
+    serf_wan: u16,
+    server: u16,
+}
+
+impl Ports {
+    fn allocate() -> Ports {
+        let mut used = USED_PORTS
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let used = used.get_or_insert_with(HashSet::new);
+        // Hold every listener until all four are chosen so the kernel hands out distinct ports.
+        let mut listeners = Vec::new();
+        while listeners.len() < 4 {
+            let listener = TcpListener::bind("127.0.0.1:0").expect("binding an ephemeral port");
+            let port = listener.local_addr().expect("local address").port();
+            if used.insert(port) {
+                listeners.push(listener);
+            }
+        }
+        let port = |i: usize| listeners[i].local_addr().expect("local address").port();
+        Ports {
+            http: port(0),
+            serf_lan: port(1),
+            serf_wan: port(2),
+            server: port(3),
+        }
+    }
+}
+
+/// How the server keeps its state.
+enum Mode {
+    Dev,
+    Durable(PathBuf),
+}
+
+/// A running `senate agent`, killed on drop.
+pub struct Server {
+    child: Option<Child>,
+    mode: Mode,
+    ports: Ports,
+    node: String,
+    log_dir: TempDir,
+    starts: u32,
+}
+
+impl Server {
+    /// An in-memory `-dev` server.
+    pub fn dev() -> Server {
+        Server::launch(Mode::Dev)
+    }
+
+    /// A durable single server keeping its state in `data_dir`.
+    pub fn durable(data_dir: &Path) -> Server {
+        Server::launch(Mode::Durable(data_dir.to_path_buf()))
+    }
+
+    fn launch(mode: Mode) -> Server {
+        let unique = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
+        let mut server = Server {
+            child: None,
+            mode,
+            ports: Ports::allocate(),
+            node: format!("node-{}-{unique}", std::process::id()),
+            log_dir: TempDir::new("log"),
+            starts: 0,
+        };
+        for attempt in 1..=START_ATTEMPTS {
+            match server.start() {
+                Ok(()) => return server,
+                Err(failure) if attempt == START_ATTEMPTS => {
+                    panic!("the senate server did not start: {failure}")
+                }
+                // Most likely a port clash with another process: try again on fresh ports.
+                Err(_) => {
+                    stop(server.child.take());
+                    server.ports = Ports::allocate();
+                }
+            }
+        }
+        unreachable!("the last attempt either returns or panics")
+    }
+
+    /// Spawns the binary and waits until it reports a leader; on failure returns the log tail.
+    fn start(&mut self) -> Result<(), String> {
+        self.starts += 1;
+        let log_path = self.log_path();
+        let log =
+            File::create(&log_path).map_err(|e| format!("creating {}: {e}", log_path.display()))?;
+        let log_err = log.try_clone().map_err(|e| e.to_string())?;
+        let child = Command::new(env!("CARGO_BIN_EXE_senate"))
+            .args(self.args())
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(log_err)
+            .spawn()
+            .map_err(|e| format!("spawning senate: {e}"))?;
+        self.child = Some(child);
+        self.wait_until_leader()
+    }
+
+    fn args(&self) -> Vec<String> {
+        let mut args = vec!["agent".to_string()];
+        match &self.mode {
+            Mode::Dev => args.push("-dev".to_string()),
+            Mode::Durable(dir) => {
+                args.extend(["-server".to_string(), "-bootstrap-expect=1".to_string()]);
+                args.extend(["-data-dir".to_string(), dir.display().to_string()]);
+            }
+        }
+        let p = self.ports;
+        args.extend([
+            format!("-http-port={}", p.http),
+            "-dns-port=-1".to_string(),
+            "-grpc-port=-1".to_string(),
+            format!("-serf-lan-port={}", p.serf_lan),
+            format!("-serf-wan-port={}", p.serf_wan),
+            format!("-server-port={}", p.server),
+            format!("-node={}", self.node),
+        ]);
+        args
+    }
+
+    fn log_path(&self) -> PathBuf {
+        self.log_dir
+            .path()
+            .join(format!("senate-{}.log", self.starts))
+    }
+
+    fn wait_until_leader(&mut self) -> Result<(), String> {
+        let deadline = Instant::now() + READY_DEADLINE;
+        let mut client = self.client();
+        loop {
+            if let Some(child) = self.child.as_mut() {
+                if let Ok(Some(status)) = child.try_wait() {
+                    return Err(format!(
+                        "senate exited early with {status}\n{}",
+                        self.log_tail()
+                    ));
+                }
+            }
+            if let Ok(response) = client.try_request("GET", "/v1/status/leader", b"") {
+                let leader = serde_json::from_slice::<String>(&response.body).unwrap_or_default();
+                if response.status == 200 && !leader.is_empty() {
+                    return Ok(());
+                }
+            }
+            if Instant::now() > deadline {
+                return Err(format!(
+                    "no leader within {READY_DEADLINE:?}\n{}",
+                    self.log_tail()
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// The HTTP API address.
+    pub fn addr(&self) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], self.ports.http))
+    }
+
+    /// The `-node` name this server was given.
+    pub fn node(&self) -> &str {
+        &self.node
+    }
+
+    /// A new client connection to this server.
+    pub fn client(&self) -> Client {
+        Client::new(self.addr())
+    }
+
+    /// Kills the process with SIGKILL (no clean shutdown) and starts it again with the same
+    /// flags, data directory and ports.
+    pub fn kill_and_restart(&mut self) {
+        stop(self.child.take());
+        if let Err(failure) = self.start() {
+            panic!("senate did not come back after kill -9: {failure}");
+        }
+    }
+
+    fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(self.log_path()).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        let tail = &lines[lines.len().saturating_sub(LOG_TAIL_LINES)..];
+        format!(
+            "--- last lines of {} ---\n{}",
+            self.log_path().display(),
+            tail.join("\n")
+        )
+    }
+}
+
+/// SIGKILLs the child (if any) and reaps it.
+fn stop(child: Option<Child>) {
+    if let Some(mut child) = child {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        stop(self.child.take());
+        if std::thread::panicking() {
+            eprintln!(
+                "senate server on {} (node {}):\n{}",
+                self.addr(),
+                self.node,
+                self.log_tail()
+            );
+        }
+    }
+}
+
+/// Polls `probe` every 50 ms until it yields a value, panicking after `timeout`.
+#[track_caller]
+pub fn wait_for<T>(timeout: Duration, what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(value) = probe() {
+            return value;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

@@ -1,0 +1,15 @@
+//! Integration tests of Senate's Consul-compatible HTTP API: each test starts the real `senate`
+//! binary on free loopback ports and checks its answers as a Consul client would see them.
+
+mod bad_input;
+mod blocking;
+mod durability;
+mod events;
+mod harness;
+mod headers;
+mod http;
+mod kv;
+mod locks;
+mod ops;
+mod sessions;
+mod status;

@@ -1,0 +1,463 @@
+//! End-to-end tests of the `senate` command line: help, version, config errors, and the client
+//! commands against a real `senate agent -dev` on free loopback ports.
+
+use std::fs;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
+
+const SENATE: &str = env!("CARGO_BIN_EXE_senate");
+const ADDRESS_VARS: [&str; 4] = [
+    "CONSUL_HTTP_ADDR",
+    "SENATE_HTTP_ADDR",
+    "CONSUL_HTTP_TOKEN",
+    "CONSUL_HTTP_TOKEN_FILE",
+];
+
+/// `senate` with the given arguments and no address or token from the caller's environment.
+fn senate(args: &[&str]) -> Command {
+    let mut command = Command::new(SENATE);
+    command.args(args);
+    for var in ADDRESS_VARS {
+        command.env_remove(var);
+    }
+    command.env_remove("RUST_LOG");
+    command
+}
+
+fn run(args: &[&str]) -> Output {
+    senate(args).stdin(Stdio::null()).output().unwrap()
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// A scratch directory, removed when dropped.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(label: &str) -> Self {
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let unique = NEXT.fetch_add(1, Ordering::Relaxed);
+        let path = std::env::temp_dir().join(format!(
+            "senate-cli-{label}-{}-{unique}",
+            std::process::id()
+        ));
+        let _ = fs::remove_dir_all(&path);
+        fs::create_dir_all(&path).unwrap();
+        TempDir(path)
+    }
+
+    fn file(&self, name: &str, text: &str) -> String {
+        let path = self.0.join(name);
+        fs::write(&path, text).unwrap();
+        path.display().to_string()
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A `senate agent -dev` on free ports, logging to a file; killed when dropped.
+struct Agent {
+    child: Child,
+    http_port: u16,
+    log: PathBuf,
+    dir: TempDir,
+}
+
+impl Agent {
+    fn start(extra: &[&str]) -> Agent {
+        let dir = TempDir::new("agent");
+        let log = dir.0.join("agent.log");
+        let http_port = free_port();
+        let ports = [
+            ("-http-port", http_port.to_string()),
+            ("-server-port", free_port().to_string()),
+            ("-serf-lan-port", free_port().to_string()),
+            ("-serf-wan-port", "-1".to_string()),
+            ("-dns-port", "-1".to_string()),
+            ("-grpc-port", "-1".to_string()),
+        ];
+        let mut args = vec!["agent".to_string(), "-dev".to_string()];
+        for (flag, value) in ports {
+            args.push(format!("{flag}={value}"));
+        }
+        args.extend(extra.iter().map(|arg| arg.to_string()));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let child = senate(&args)
+            .stdin(Stdio::null())
+            .stdout(fs::File::create(&log).unwrap())
+            .stderr(fs::File::create(dir.0.join("agent.err")).unwrap())
+            .spawn()
+            .unwrap();
+        let mut agent = Agent {
+            child,
+            http_port,
+            log,
+            dir,
+        };
+        agent.wait_for_leader();
+        agent
+    }
+
+    fn address(&self) -> String {
+        format!("127.0.0.1:{}", self.http_port)
+    }
+
+    fn output(&self) -> String {
+        let log = fs::read_to_string(&self.log).unwrap_or_default();
+        let err = fs::read_to_string(self.dir.0.join("agent.err")).unwrap_or_default();
+        format!("{log}\n--- stderr ---\n{err}")
+    }
+
+    /// Polls `/v1/status/leader` until it names a leader; fails if the agent exits first.
+    fn wait_for_leader(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                panic!("agent exited with {status}:\n{}", self.output());
+            }
+            if let Some(body) = http_get(self.http_port, "/v1/status/leader") {
+                if !matches!(body.trim(), "" | "\"\"") {
+                    return;
+                }
+            }
+            thread::sleep(Duration::from_millis(100));
+        }
+        panic!("agent elected no leader in time:\n{}", self.output());
+    }
+
+    /// Runs a client command against this agent via `CONSUL_HTTP_ADDR`.
+    fn cli(&self, args: &[&str]) -> Output {
+        self.cli_with_stdin(args, "")
+    }
+
+    fn cli_with_stdin(&self, args: &[&str], input: &str) -> Output {
+        let mut child = senate(args)
+            .env("CONSUL_HTTP_ADDR", self.address())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    }
+
+    /// Runs a client command that must succeed, returning its stdout.
+    fn ok(&self, args: &[&str]) -> String {
+        let output = self.cli(args);
+        assert!(
+            output.status.success(),
+            "{args:?} failed: {}{}",
+            stdout(&output),
+            stderr(&output)
+        );
+        stdout(&output)
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The body of a plain HTTP/1.1 GET, or `None` if the agent is not answering yet.
+fn http_get(port: u16, path: &str) -> Option<String> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    let request = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let (head, body) = response.split_once("\r\n\r\n")?;
+    head.starts_with("HTTP/1.1 200").then(|| body.to_string())
+}
+
+#[test]
+fn every_command_has_help_in_both_forms() {
+    let commands: &[&[&str]] = &[
+        &[],
+        &["agent"],
+        &["kv"],
+        &["kv", "get"],
+        &["kv", "put"],
+        &["kv", "delete"],
+        &["members"],
+        &["operator"],
+        &["operator", "raft"],
+        &["operator", "raft", "list-peers"],
+        &["version"],
+    ];
+    for command in commands {
+        for help in ["--help", "-help"] {
+            let args: Vec<&str> = command.iter().copied().chain([help]).collect();
+            let output = run(&args);
+            assert!(output.status.success(), "{args:?}: {}", stderr(&output));
+            assert!(stdout(&output).contains("Usage: senate"), "{args:?}");
+        }
+    }
+    let agent_help = stdout(&run(&["agent", "-help"]));
+    for flag in [
+        "--dev",
+        "--data-dir",
+        "--config-file",
+        "--config-dir",
+        "--hcl",
+        "--retry-join",
+    ] {
+        assert!(agent_help.contains(flag), "agent help lacks {flag}");
+    }
+}
+
+#[test]
+fn version_names_senate_and_the_consul_api() {
+    let output = run(&["version"]);
+    assert!(output.status.success());
+    let text = stdout(&output);
+    assert!(
+        text.starts_with(&format!("Senate v{}\n", env!("CARGO_PKG_VERSION"))),
+        "{text}"
+    );
+    assert!(text.contains("Consul API v1."), "{text}");
+    assert_eq!(stdout(&run(&["-version"])), text);
+}
+
+#[test]
+fn bad_config_file_value_stops_the_agent() {
+    let dir = TempDir::new("bad-port");
+    let file = dir.file("bad.hcl", "ports {\n  http = \"abc\"\n}\n");
+    let output = run(&["agent", "-dev", "-config-file", &file]);
+    assert_eq!(output.status.code(), Some(1));
+    let message = stderr(&output);
+    assert!(message.contains("ports.http"), "{message}");
+    assert!(message.contains("bad.hcl"), "{message}");
+}
+
+#[test]
+fn bad_flag_values_stop_the_agent() {
+    for (args, key) in [
+        (&["agent", "-dev", "-log-level", "nope"][..], "-log-level"),
+        (&["agent", "-dev", "-http-port=70000"][..], "-http-port"),
+        (&["agent", "-dev", "-bind", "not-an-ip"][..], "-bind"),
+        (&["agent", "-server"][..], "data_dir"),
+        (
+            &["agent", "-dev", "-datacenter", "bad dc"][..],
+            "datacenter",
+        ),
+    ] {
+        let output = run(args);
+        assert_eq!(output.status.code(), Some(1), "{args:?}");
+        assert!(
+            stderr(&output).contains(key),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+    }
+}
+
+#[test]
+fn syntax_errors_and_unknown_flags_exit_one() {
+    let dir = TempDir::new("syntax");
+    let file = dir.file("broken.json", "{\"server\": ");
+    let output = run(&["agent", "-dev", "-config-dir", &dir.0.display().to_string()]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains(&file), "{}", stderr(&output));
+    let output = run(&["agent", "-no-such-flag"]);
+    assert_eq!(output.status.code(), Some(1));
+}
+
+#[test]
+fn unknown_config_key_is_logged_and_the_agent_still_starts() {
+    let dir = TempDir::new("unknown-key");
+    let file = dir.file("extra.json", r#"{"not_a_consul_key": true}"#);
+    let pid_file = dir.0.join("agent.pid").display().to_string();
+    let agent = Agent::start(&[
+        "-config-file",
+        &file,
+        "-pid-file",
+        &pid_file,
+        "-hcl",
+        "another_unknown = 1",
+    ]);
+    let log = agent.output();
+    assert!(log.contains("not_a_consul_key"), "{log}");
+    assert!(log.contains("another_unknown"), "{log}");
+    let pid = fs::read_to_string(&pid_file).unwrap();
+    assert_eq!(pid.trim(), agent.child.id().to_string());
+}
+
+#[test]
+fn kv_put_get_delete_through_the_cli() {
+    let agent = Agent::start(&[]);
+    assert_eq!(
+        agent.ok(&["kv", "put", "greeting", "hello world"]),
+        "Success! Data written to: greeting\n"
+    );
+    assert_eq!(agent.ok(&["kv", "get", "greeting"]), "hello world\n");
+    assert_eq!(agent.ok(&["kv", "get", "/greeting"]), "hello world\n");
+    assert_eq!(
+        agent.ok(&["kv", "get", "-base64", "greeting"]),
+        "aGVsbG8gd29ybGQ=\n"
+    );
+    agent.ok(&["kv", "put", "-base64", "decoded", "aGk="]);
+    assert_eq!(agent.ok(&["kv", "get", "decoded"]), "hi\n");
+
+    let output = agent.cli_with_stdin(&["kv", "put", "app/from-stdin", "-"], "piped\n");
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(agent.ok(&["kv", "get", "app/from-stdin"]), "piped\n\n");
+    let dir = TempDir::new("kv-file");
+    let file = dir.file("value.txt", "from a file");
+    agent.ok(&[
+        "kv",
+        "put",
+        "-flags=7",
+        "app/nested/file",
+        &format!("@{file}"),
+    ]);
+    assert_eq!(
+        agent.ok(&["kv", "get", "-recurse", "app"]),
+        "app/from-stdin:piped\n\napp/nested/file:from a file\n"
+    );
+    assert_eq!(
+        agent.ok(&["kv", "get", "-keys", "app/"]),
+        "app/from-stdin\napp/nested/\n"
+    );
+    let detailed = agent.ok(&["kv", "get", "-detailed", "app/nested/file"]);
+    assert!(detailed.contains("Flags            7\n"), "{detailed}");
+    assert!(
+        detailed.contains("Key              app/nested/file\n"),
+        "{detailed}"
+    );
+    assert!(
+        detailed.ends_with("Value            from a file\n"),
+        "{detailed}"
+    );
+
+    let missing = agent.cli(&["kv", "get", "no/such/key"]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert_eq!(stderr(&missing), "Error! No key exists at: no/such/key\n");
+
+    let cas = agent.cli(&["kv", "put", "-cas", "-modify-index=1", "greeting", "x"]);
+    assert_eq!(cas.status.code(), Some(1));
+    assert_eq!(
+        stderr(&cas),
+        "Error! Did not write to greeting: CAS failed\n"
+    );
+
+    assert_eq!(
+        agent.ok(&["kv", "delete", "greeting"]),
+        "Success! Deleted key: greeting\n"
+    );
+    assert_eq!(agent.cli(&["kv", "get", "greeting"]).status.code(), Some(1));
+    assert_eq!(
+        agent.ok(&["kv", "delete", "-recurse", "app/"]),
+        "Success! Deleted keys with prefix: app/\n"
+    );
+    assert_eq!(agent.ok(&["kv", "get", "-recurse", "app/"]), "");
+}
+
+#[test]
+fn address_comes_from_flag_then_consul_then_senate_variable() {
+    let agent = Agent::start(&[]);
+    agent.ok(&["kv", "put", "where", "here"]);
+    let flag = run(&[
+        "kv",
+        "get",
+        &format!("-http-addr=http://{}", agent.address()),
+        "where",
+    ]);
+    assert_eq!(stdout(&flag), "here\n");
+    let senate_var = senate(&["kv", "get", "where"])
+        .env("SENATE_HTTP_ADDR", agent.address())
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&senate_var), "here\n");
+    let consul_first = senate(&["kv", "get", "where"])
+        .env("CONSUL_HTTP_ADDR", agent.address())
+        .env("SENATE_HTTP_ADDR", "127.0.0.1:1")
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&consul_first), "here\n");
+    let refused = run(&["kv", "get", "-http-addr", "127.0.0.1:1", "where"]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        stderr(&refused).starts_with("Error querying Consul agent: "),
+        "{}",
+        stderr(&refused)
+    );
+}
+
+#[test]
+fn members_and_raft_peers_tables() {
+    let agent = Agent::start(&["-node", "cli-test-node"]);
+    let members = agent.ok(&["members"]);
+    let lines: Vec<&str> = members.lines().collect();
+    assert_eq!(lines.len(), 2, "{members}");
+    let header: Vec<&str> = lines[0].split_whitespace().collect();
+    assert_eq!(
+        header,
+        [
+            "Node",
+            "Address",
+            "Status",
+            "Type",
+            "Build",
+            "Protocol",
+            "DC",
+            "Partition",
+            "Segment"
+        ]
+    );
+    let row: Vec<&str> = lines[1].split_whitespace().collect();
+    assert_eq!(row[0], "cli-test-node");
+    assert_eq!(row[2], "alive");
+    assert_eq!(row[3], "server");
+    assert_eq!(row[6], "dc1");
+    assert!(agent.ok(&["members", "-detailed"]).contains("role=consul"));
+    assert_eq!(
+        agent.cli(&["members", "-status=failed"]).status.code(),
+        Some(2)
+    );
+
+    let peers = agent.ok(&["operator", "raft", "list-peers"]);
+    let lines: Vec<&str> = peers.lines().collect();
+    assert_eq!(lines.len(), 2, "{peers}");
+    assert!(lines[0].starts_with("Node"), "{peers}");
+    assert!(
+        lines[0].contains("ID") && lines[0].contains("RaftProtocol"),
+        "{peers}"
+    );
+    let row: Vec<&str> = lines[1].split_whitespace().collect();
+    assert_eq!(row[0], "cli-test-node");
+    assert_eq!(row[3], "leader");
+    assert_eq!(row[4], "true");
+}
