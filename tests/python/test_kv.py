@@ -296,9 +296,19 @@ def test_value_over_max_size_is_rejected_and_not_written(client, prefix):
         with pytest.raises(consul.ConsulException) as raised:
             client.kv.put(key, oversized)
         assert str(raised.value).startswith("413")
-        assert "too large" in str(raised.value)
+        assert str(MAX_VALUE_BYTES) in str(raised.value)  # the message names the limit
 
     assert client.kv.get(fresh_key)[1] is None
     _, kept = client.kv.get(existing_key)
     assert kept["Value"] == b"small"
     assert kept["ModifyIndex"] == before
+
+
+def test_fresh_store_lists_no_keys(start_senate):
+    # Consul answers an empty key listing of the root with 200 [] (not 404), but a recurse of it with 404.
+    fresh = start_senate().client()
+
+    assert fresh.kv.get("", keys=True)[1] == []
+    assert fresh.kv.get("", recurse=True)[1] is None
+    fresh.kv.put("only", "one")
+    assert fresh.kv.get("", keys=True)[1] == ["only"]

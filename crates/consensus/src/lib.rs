@@ -8,6 +8,8 @@
 //! - [`network`]: the peer transport (a single server has no peers yet).
 //! - [`node`]: starts a server's Raft and offers propose / read-barrier / leader queries.
 //! - [`proposer`]: group commit — concurrent proposals share one log entry and one fsync.
+//! - [`leadership`]: a lock-free view of who leads, for every request's headers.
+//! - [`read_barrier`]: `?consistent` reads share leadership confirmations.
 //! - [`leader_duties`]: work only the leader does: session TTL expiry and tombstone reaping.
 
 // openraft's storage traits return its `StorageError`, which is large; our helpers share that type.
@@ -15,10 +17,12 @@
 
 pub mod durable_log;
 pub mod leader_duties;
+pub mod leadership;
 pub mod log_store;
 pub mod network;
 pub mod node;
 pub mod proposer;
+pub mod read_barrier;
 pub mod state_machine;
 pub mod type_config;
 

@@ -2,12 +2,14 @@
 //! offers what the HTTP layer needs — propose a command, pass a read barrier, name the leader.
 
 use crate::durable_log::{DurableLog, DurableLogError};
+use crate::leadership::{LeaderView, Leadership};
 use crate::log_store::LogStore;
 use crate::network::PeerNetwork;
 use crate::proposer::Proposer;
+use crate::read_barrier::ReadBarrier;
 use crate::state_machine::StateMachine;
 use crate::type_config::TypeConfig;
-use openraft::{BasicNode, Config, Raft, ServerState, SnapshotPolicy};
+use openraft::{BasicNode, Config, Raft, SnapshotPolicy};
 use senate_state::{Command, Outcome, Store};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -44,6 +46,8 @@ pub enum ConsensusError {
 pub struct RaftNode {
     raft: Raft<TypeConfig>,
     proposer: Proposer,
+    read_barrier: ReadBarrier,
+    leadership: Leadership,
     store: Arc<Store>,
     options: RaftOptions,
 }
@@ -74,10 +78,11 @@ impl RaftNode {
         )
         .await
         .map_err(|e| ConsensusError::Raft(e.to_string()))?;
-        let proposer = Proposer::start(raft.clone());
         let node = RaftNode {
+            proposer: Proposer::start(raft.clone()),
+            read_barrier: ReadBarrier::start(raft.clone()),
+            leadership: Leadership::follow(&raft),
             raft,
-            proposer,
             store,
             options,
         };
@@ -119,11 +124,7 @@ impl RaftNode {
 
     /// Returns once this server has confirmed it is leader and applied everything committed before the call.
     pub async fn read_barrier(&self) -> Result<(), ConsensusError> {
-        self.raft
-            .ensure_linearizable()
-            .await
-            .map(|_| ())
-            .map_err(|_| ConsensusError::NoLeader)
+        self.read_barrier.pass().await
     }
 
     /// Waits until some server is leader, for up to `timeout`.
@@ -136,21 +137,19 @@ impl RaftNode {
             .map_err(|_| ConsensusError::NoLeader)
     }
 
+    /// Who leads, as of the latest Raft metrics (lock-free).
+    pub fn leadership(&self) -> Arc<LeaderView> {
+        self.leadership.view()
+    }
+
     /// Whether this server is the leader now.
     pub fn is_leader(&self) -> bool {
-        self.raft.metrics().borrow().state == ServerState::Leader
+        self.leadership.view().is_leader
     }
 
     /// The leader's Raft address, if one is known.
     pub fn leader_address(&self) -> Option<String> {
-        let metrics = self.raft.metrics().borrow().clone();
-        let leader = metrics.current_leader?;
-        let address = metrics
-            .membership_config
-            .membership()
-            .get_node(&leader)
-            .map(|node| node.addr.clone());
-        address
+        self.leadership.view().leader_address.clone()
     }
 
     /// The servers in the current Raft configuration.
@@ -173,18 +172,6 @@ impl RaftNode {
             .map(|l| l.index)
             .unwrap_or(0);
         (index, servers)
-    }
-
-    /// How long since this server last heard from the leader (zero on the leader itself).
-    pub fn last_contact(&self) -> Duration {
-        let metrics = self.raft.metrics().borrow().clone();
-        if metrics.state == ServerState::Leader {
-            return Duration::ZERO;
-        }
-        metrics
-            .millis_since_quorum_ack
-            .map(Duration::from_millis)
-            .unwrap_or(Duration::ZERO)
     }
 
     /// Stops Raft.

@@ -118,8 +118,18 @@ fn found_or_404<T: serde::Serialize>(
     }
 }
 
-/// Which write a PUT asks for; as in Consul, `?release` wins over `?acquire`, which wins over `?cas`.
+/// Which write a PUT asks for; `?cas`, `?acquire` and `?release` exclude each other.
 fn write_mode(params: &Params) -> Result<KvWriteMode, ApiError> {
+    let given: Vec<&str> = ["cas", "acquire", "release"]
+        .into_iter()
+        .filter(|p| params.has(p))
+        .collect();
+    if given.len() > 1 {
+        return Err(ApiError::bad_request(format!(
+            "Conflicting flags: ?{} cannot be used together",
+            given.join(" and ?")
+        )));
+    }
     if let Some(session) = params.get("release") {
         return Ok(KvWriteMode::Release(session.to_string()));
     }

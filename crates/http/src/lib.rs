@@ -7,10 +7,14 @@
 pub mod agent;
 pub mod blocking;
 pub mod body;
+pub mod catalog;
 pub mod context;
 pub mod error;
 pub mod event;
+pub mod filters;
+pub mod health;
 pub mod kv;
+pub mod listener;
 pub mod operator;
 pub mod query;
 pub mod reply;
@@ -31,6 +35,8 @@ pub fn router(context: Arc<Context>) -> Router {
         .merge(operator::routes())
         .merge(event::routes())
         .merge(agent::routes())
+        .merge(catalog::routes())
+        .merge(health::routes())
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .with_state(context)

@@ -39,7 +39,8 @@ pub fn json<T: Serialize>(value: &T, pretty: bool) -> Response {
 pub fn query_headers(context: &Context, options: &QueryOptions, index: u64) -> HeaderMap {
     let mut headers = HeaderMap::with_capacity(5);
     headers.insert("x-consul-index", HeaderValue::from(index));
-    let known_leader = if context.raft.leader_address().is_some() {
+    let leadership = context.raft.leadership();
+    let known_leader = if leadership.leader_address.is_some() {
         "true"
     } else {
         "false"
@@ -48,7 +49,7 @@ pub fn query_headers(context: &Context, options: &QueryOptions, index: u64) -> H
         "x-consul-knownleader",
         HeaderValue::from_static(known_leader),
     );
-    let last_contact = context.raft.last_contact().as_millis() as u64;
+    let last_contact = leadership.since_last_contact().as_millis() as u64;
     headers.insert("x-consul-lastcontact", HeaderValue::from(last_contact));
     headers.insert(
         "x-consul-effective-consistency",

@@ -7,8 +7,9 @@ use senate_agent::events::EventBuffer;
 use senate_agent::member::advertise_ip;
 use senate_consensus::leader_duties::{self, SessionTimers};
 use senate_consensus::{RaftNode, RaftOptions};
+use senate_http::listener::LimitedListener;
 use senate_state::{Command, Store};
-use senate_types::catalog::{CheckStatus, HealthCheck, Node, SERF_HEALTH_CHECK};
+use senate_types::catalog::{CheckStatus, HealthCheck, Node, Registration, SERF_HEALTH_CHECK};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
@@ -46,6 +47,7 @@ pub async fn run(mut config: AgentConfig) -> anyhow::Result<()> {
         "Senate agent running"
     );
     if let Some(listener) = http {
+        let listener = LimitedListener::new(listener, config.http_max_conns_per_client);
         axum::serve(listener, senate_http::router(context))
             .with_graceful_shutdown(shutdown_signal())
             .await
@@ -144,10 +146,12 @@ async fn register_self(raft: &RaftNode, config: &AgentConfig) -> anyhow::Result<
         create_index: 0,
         modify_index: 0,
     };
-    let command = Command::RegisterNode {
+    let command = Command::Register(Registration {
         node,
+        skip_node_update: false,
+        service: None,
         checks: vec![serf_health],
-    };
+    });
     raft.propose(command)
         .await
         .context("registering this node in the catalog")?;

@@ -1,7 +1,7 @@
 //! The commands the Raft log carries, each applied deterministically by the state machine.
 
 use bytes::Bytes;
-use senate_types::catalog::{HealthCheck, Node};
+use senate_types::catalog::{Deregistration, Registration};
 use senate_types::session::Session;
 use serde::{Deserialize, Serialize};
 
@@ -46,11 +46,10 @@ pub enum Command {
     SessionDestroy {
         id: String,
     },
-    /// Registers (or updates) a node with node-level checks.
-    RegisterNode {
-        node: Node,
-        checks: Vec<HealthCheck>,
-    },
+    /// Registers (or updates) a node, optionally a service on it, and checks.
+    Register(Registration),
+    /// Removes a node, a service or a check.
+    Deregister(Deregistration),
     /// Forgets KV tombstones at or below this index.
     ReapTombstones {
         up_to: u64,

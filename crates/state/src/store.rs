@@ -93,8 +93,9 @@ impl Tables {
             Command::KvDelete { key, mode } => self.apply_kv_delete(index, key, mode, changes),
             Command::SessionCreate(session) => self.apply_session_create(index, session, changes),
             Command::SessionDestroy { id } => self.apply_session_destroy(index, &id, changes),
-            Command::RegisterNode { node, checks } => {
-                self.apply_register_node(index, node, checks, changes)
+            Command::Register(registration) => self.apply_register(index, registration, changes),
+            Command::Deregister(deregistration) => {
+                self.apply_deregister(index, deregistration, changes)
             }
             Command::ReapTombstones { up_to } => self.apply_reap_tombstones(up_to),
             Command::Batch(commands) => Outcome::Batch(

@@ -3,7 +3,7 @@
 
 use crate::watch::Topic;
 use imbl::{OrdMap, OrdSet};
-use senate_types::catalog::{HealthCheck, Node};
+use senate_types::catalog::{HealthCheck, Node, ServiceInstance};
 use senate_types::kv::KvEntry;
 use senate_types::session::Session;
 use serde::{Deserialize, Serialize};
@@ -25,9 +25,20 @@ pub struct Tables {
     pub(crate) session_index: u64,
     pub(crate) nodes: OrdMap<String, Node>,
     pub(crate) node_index: u64,
+    /// Service instances by (node, service ID).
+    pub(crate) services: OrdMap<(String, String), ServiceInstance>,
+    /// Instances of each service name, by (node, service ID).
+    pub(crate) instances_by_name: OrdMap<String, OrdSet<(String, String)>>,
+    /// Each service name's tags, with how many instances carry each.
+    pub(crate) tags_by_name: OrdMap<String, OrdMap<String, u32>>,
+    pub(crate) service_index: u64,
     /// Health checks by (node, check ID).
     pub(crate) checks: OrdMap<(String, String), HealthCheck>,
     pub(crate) check_index: u64,
+    /// The last index that changed anything a read of one service name depends on.
+    pub(crate) service_name_index: OrdMap<String, u64>,
+    /// The last index that changed a node, its services or its checks.
+    pub(crate) node_change_index: OrdMap<String, u64>,
 }
 
 /// What applying commands changed, beyond the tables themselves.

@@ -16,8 +16,14 @@ pub enum Topic {
     Sessions,
     /// The node table.
     Nodes,
+    /// The set of service names and their tags.
+    Services,
     /// The health check table.
     Checks,
+    /// One node: its record, services and checks.
+    Node(String),
+    /// One service name: its instances, their nodes and every check that bears on their health.
+    Service(String),
 }
 
 /// A change notification point shared by every subscriber of one topic.

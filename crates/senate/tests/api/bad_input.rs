@@ -1,5 +1,5 @@
-//! Requests the server must refuse: wrong methods (405), unparsable query parameters (400) and
-//! unknown paths (404), without writing anything.
+//! Requests the server must refuse: wrong methods (405), unparsable or conflicting query
+//! parameters (400) and unknown paths (404), without writing anything.
 
 use crate::harness::Server;
 use crate::ops::get_entry;
@@ -62,6 +62,45 @@ fn unparsable_query_parameters_are_400() {
     assert!(
         get_entry(&mut c, "existing").is_some(),
         "a refused CAS delete keeps the key"
+    );
+}
+
+#[test]
+fn conflicting_kv_flags_are_400_and_change_nothing() {
+    let server = Server::dev();
+    let mut c = server.client();
+    crate::ops::put_true(&mut c, "/v1/kv/kept", "v");
+    let session = crate::ops::create_session(&mut c, "");
+    for (method, path) in [
+        ("PUT", format!("/v1/kv/locked?cas=0&acquire={session}")),
+        (
+            "PUT",
+            format!("/v1/kv/locked?acquire={session}&release={session}"),
+        ),
+        ("PUT", format!("/v1/kv/locked?cas=0&release={session}")),
+        ("DELETE", "/v1/kv/kept?recurse&cas=1".to_string()),
+    ] {
+        let response = c.request(method, &path, b"v");
+        assert_eq!(
+            response.status,
+            400,
+            "{method} {path} answered {} {:?}",
+            response.status,
+            response.text()
+        );
+        assert!(
+            response.text().contains("Conflicting flags"),
+            "{method} {path}: {:?}",
+            response.text()
+        );
+    }
+    assert!(
+        get_entry(&mut c, "locked").is_none(),
+        "a refused write creates nothing"
+    );
+    assert!(
+        get_entry(&mut c, "kept").is_some(),
+        "a refused delete deletes nothing"
     );
 }
 

@@ -181,3 +181,23 @@ fn deleting_a_watched_key_releases_its_reader() {
         response.index()
     );
 }
+
+#[test]
+fn session_list_watcher_is_released_by_a_new_session() {
+    let server = Server::dev();
+    let mut c = server.client();
+    let index = c.get("/v1/session/list").expect(200).index();
+
+    let reader = block_on(&server, format!("/v1/session/list?index={index}&wait=30s"));
+    let_reader_block();
+    let id = crate::ops::create_session(&mut c, "");
+
+    let (response, elapsed) = reader.join().expect("reader thread");
+    let response = response.expect(200);
+    assert!(
+        elapsed < Duration::from_secs(5),
+        "released only after {elapsed:?}"
+    );
+    assert!(response.index() > index);
+    assert_eq!(response.json()[0]["ID"], id.as_str());
+}

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::thread;
 use std::time::Duration;
 
-/// The server snapshots its state and compacts the log every 16,384 Raft entries.
+/// The server snapshots its state and compacts the log at least every 16,384 Raft entries.
 const SNAPSHOT_EVERY_ENTRIES: u64 = 16_384;
 /// How far past the threshold the bulk writers go, so the snapshot is finished before the kill.
 const ENTRIES_PAST_SNAPSHOT: u64 = 1_500;

@@ -62,9 +62,14 @@ impl Client {
             Some(stream) => stream,
             None => self.connect()?,
         };
-        write_request(stream.get_mut(), method, path, body)?;
-        let response = read_response(&mut stream, method)?;
-        if !response.header_is("connection", "close") {
+        let written = write_request(stream.get_mut(), method, path, body);
+        let write_failed = written.is_err();
+        // A server may answer (e.g. 413) and close before taking the whole body: read what it said.
+        let response = match read_response(&mut stream, method) {
+            Ok(response) => response,
+            Err(read_error) => return Err(written.err().unwrap_or(read_error)),
+        };
+        if !write_failed && !response.header_is("connection", "close") {
             self.stream = Some(stream);
         }
         Ok(response)

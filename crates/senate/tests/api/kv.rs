@@ -89,6 +89,17 @@ fn raw_returns_the_exact_bytes() {
 }
 
 #[test]
+fn raw_read_is_served_as_inert_plain_text() {
+    let server = Server::dev();
+    let mut c = server.client();
+    put_true(&mut c, "/v1/kv/page", "<script>alert(1)</script>");
+    let response = c.get("/v1/kv/page?raw").expect(200);
+    assert_eq!(response.header("content-type"), Some("text/plain"));
+    assert_eq!(response.header("x-content-type-options"), Some("nosniff"));
+    assert_eq!(response.header("content-security-policy"), Some("sandbox"));
+}
+
+#[test]
 fn flags_are_stored() {
     let server = Server::dev();
     let mut c = server.client();
@@ -223,11 +234,24 @@ fn keys_lists_names_and_separator_folds_subtrees() {
         json!(["tree/a", "tree/b", "tree/sub/c", "tree/sub/deeper/d"])
     );
 
+    c.get("/v1/kv/nothing-here/?keys").expect(404);
+
     let folded = c.get("/v1/kv/tree/?keys&separator=/").expect(200).json();
     assert_eq!(folded, json!(["tree/a", "tree/b", "tree/sub/"]));
 
     let top = c.get("/v1/kv/?keys&separator=/").expect(200).json();
     assert_eq!(top, json!(["other/", "tree/", "treetop"]));
+}
+
+#[test]
+fn keys_of_an_empty_root_is_an_empty_list() {
+    let server = Server::dev();
+    let response = server.client().get("/v1/kv/?keys").expect(200);
+    assert_eq!(
+        response.json(),
+        json!([]),
+        "Consul answers the root listing with [], never 404"
+    );
 }
 
 #[test]

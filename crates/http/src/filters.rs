@@ -1,0 +1,45 @@
+//! Result filters shared by catalog and health reads: `?node-meta=key:value` and `?tag=`.
+
+use crate::error::ApiError;
+use crate::query::Params;
+use senate_types::catalog::Node;
+
+/// Node metadata every listed node must carry (`?node-meta=key:value`, repeatable).
+#[derive(Debug, Default)]
+pub struct NodeMetaFilter(Vec<(String, String)>);
+
+impl NodeMetaFilter {
+    /// Whether the filter asks for nothing.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Whether `node` carries every required key and value.
+    pub fn matches(&self, node: &Node) -> bool {
+        self.0
+            .iter()
+            .all(|(key, value)| node.meta.get(key) == Some(value))
+    }
+}
+
+/// Reads `?node-meta=` pairs.
+pub fn node_meta_filter(params: &Params) -> Result<NodeMetaFilter, ApiError> {
+    let pairs = params
+        .all("node-meta")
+        .into_iter()
+        .map(|pair| match pair.split_once(':') {
+            Some((key, value)) => Ok((key.to_string(), value.to_string())),
+            None => Err(ApiError::bad_request(format!(
+                "Invalid node-meta filter {pair:?}: expected key:value"
+            ))),
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(NodeMetaFilter(pairs))
+}
+
+/// Whether `tags` contains every wanted tag (case-insensitively, as Consul matches tags).
+pub fn has_all_tags(tags: &[String], wanted: &[String]) -> bool {
+    wanted
+        .iter()
+        .all(|w| tags.iter().any(|t| t.eq_ignore_ascii_case(w)))
+}
