@@ -1,6 +1,12 @@
-//! The local agent: its configuration, and what it keeps for itself rather than in the
-//! replicated state (the user-event buffer, and later local services and checks).
+//! The local agent: its configuration, the services and checks it manages and runs, the
+//! anti-entropy that keeps the catalog in step with them, and what it keeps for itself rather
+//! than in the replicated state (the user-event buffer).
 
+pub mod checks;
 pub mod config;
 pub mod events;
+pub mod local;
+pub mod local_agent;
 pub mod member;
+pub mod service;
+mod sync;

@@ -3,15 +3,18 @@
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
+use senate_bench::catalog::CatalogSpec;
 use senate_bench::kv::ReadMode;
 use senate_bench::load::{LoadSpec, RunLimit};
 use senate_bench::units::parse_duration;
 use senate_bench::watch::WatchSpec;
 
-/// Benchmark a Consul-compatible HTTP API: KV writes, KV reads and blocking-query fan-out.
+/// Benchmark a Consul-compatible HTTP API: KV writes, KV reads, blocking-query fan-out and
+/// catalog registration/reads at scale.
 ///
 /// Only loopback targets are accepted unless --allow-remote is given. Keys are written under
-/// `senate-bench/` and deleted afterwards (unless --keep).
+/// `senate-bench/` and catalog nodes are named `bench-node-<i>`; both are removed afterwards
+/// (unless --keep).
 #[derive(Debug, Parser)]
 #[command(name = "senate-bench", version)]
 pub struct Cli {
@@ -48,7 +51,7 @@ pub struct GlobalArgs {
     /// Maximum connects in flight while opening connections.
     #[arg(long, global = true, default_value = "256", value_parser = parse_positive)]
     pub connect_parallelism: usize,
-    /// Keep the `senate-bench/` keys instead of deleting them at the end.
+    /// Keep the `senate-bench/` keys and `bench-node-*` catalog nodes instead of removing them.
     #[arg(long, global = true)]
     pub keep: bool,
 }
@@ -61,7 +64,10 @@ pub enum Command {
     KvGet(GetArgs),
     /// Blocking-query fan-out: park watchers on one key, PUT it, time their release.
     Watch(WatchArgs),
-    /// kv-put, kv-get and watch in sequence, reported as one markdown table set.
+    /// Catalog at scale: register nodes × services, time big health/catalog reads, deregister.
+    Catalog(CatalogArgs),
+    /// kv-put, kv-get and watch (and catalog with --catalog) in sequence, reported as one
+    /// markdown table set.
     All(AllArgs),
 }
 
@@ -123,6 +129,36 @@ pub struct WatchArgs {
     pub watch_timeout: Duration,
 }
 
+/// Size of the catalog workload (shared by `catalog` and `all --catalog`).
+#[derive(Debug, Args)]
+pub struct CatalogShapeArgs {
+    /// Nodes to register, named bench-node-<i>.
+    #[arg(long, default_value = "10000", value_parser = clap::value_parser!(u64).range(1..))]
+    pub nodes: u64,
+    /// Services per node, named bench-svc-<j>; each name gets one instance per node.
+    #[arg(long, default_value = "5", value_parser = clap::value_parser!(u64).range(1..))]
+    pub services_per_node: u64,
+    /// Concurrent readers (one connection each) per read endpoint.
+    #[arg(long, default_value = "4", value_parser = parse_positive)]
+    pub readers: usize,
+}
+
+/// Flags of `catalog`.
+#[derive(Debug, Args)]
+pub struct CatalogArgs {
+    #[command(flatten)]
+    pub shape: CatalogShapeArgs,
+    /// Workers (one keep-alive connection each) for registration and deregistration.
+    #[arg(long, default_value = "16", value_parser = parse_positive)]
+    pub concurrency: usize,
+    /// Time to read each endpoint, e.g. 10s.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub duration: Duration,
+    /// Per-request timeout.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    pub request_timeout: Duration,
+}
+
 /// Flags of `all`.
 #[derive(Debug, Args)]
 pub struct AllArgs {
@@ -132,6 +168,17 @@ pub struct AllArgs {
     pub modes: ModeArgs,
     #[command(flatten)]
     pub watch: WatchArgs,
+    /// Also run the (long) catalog benchmark after watch.
+    #[arg(long)]
+    pub catalog: bool,
+    #[command(flatten)]
+    pub catalog_shape: CatalogShapeArgs,
+    /// Registration/deregistration workers of the catalog phase.
+    #[arg(long, default_value = "16", value_parser = parse_positive)]
+    pub catalog_concurrency: usize,
+    /// Time to read each catalog endpoint.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub catalog_duration: Duration,
 }
 
 impl LoadArgs {
@@ -155,6 +202,52 @@ impl WatchArgs {
             connect_parallelism,
             settle: self.settle,
             timeout: self.watch_timeout,
+        }
+    }
+}
+
+impl CatalogArgs {
+    pub fn spec(&self, global: &GlobalArgs) -> CatalogSpec {
+        self.shape.spec(
+            self.concurrency,
+            self.duration,
+            self.request_timeout,
+            global,
+        )
+    }
+}
+
+impl AllArgs {
+    /// The catalog phase's spec, when `--catalog` was given.
+    pub fn catalog_spec(&self, global: &GlobalArgs) -> Option<CatalogSpec> {
+        self.catalog.then(|| {
+            self.catalog_shape.spec(
+                self.catalog_concurrency,
+                self.catalog_duration,
+                self.load.request_timeout,
+                global,
+            )
+        })
+    }
+}
+
+impl CatalogShapeArgs {
+    fn spec(
+        &self,
+        concurrency: usize,
+        read_duration: Duration,
+        request_timeout: Duration,
+        global: &GlobalArgs,
+    ) -> CatalogSpec {
+        CatalogSpec {
+            nodes: self.nodes,
+            services_per_node: self.services_per_node,
+            concurrency,
+            readers: self.readers,
+            read_duration,
+            request_timeout,
+            connect_parallelism: global.connect_parallelism,
+            keep: global.keep,
         }
     }
 }

@@ -2,6 +2,8 @@
 //!
 //! It writes each request in one buffer and parses responses framed by `Content-Length`,
 //! `Transfer-Encoding: chunked`, or connection close, which covers both Senate and real Consul.
+//! Bodies are either kept, or counted and dropped through a small reusable scratch buffer so
+//! multi-megabyte answers cost no allocation.
 
 use std::time::Duration;
 
@@ -16,6 +18,8 @@ const MAX_LINE: u64 = 16 * 1024;
 const MAX_HEADERS: usize = 256;
 const MAX_BODY: usize = 64 * 1024 * 1024;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Largest read when discarding a body; big reads bypass the 4 KiB line buffer entirely.
+const DISCARD_CHUNK: usize = 256 * 1024;
 
 /// A fully read HTTP response.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,6 +28,16 @@ pub struct Response {
     /// The `X-Consul-Index` header, when present and numeric.
     pub index: Option<u64>,
     pub body: Vec<u8>,
+}
+
+/// A response whose body was counted and dropped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResponseMeta {
+    pub status: u16,
+    /// The `X-Consul-Index` header, when present and numeric.
+    pub index: Option<u64>,
+    /// Length of the (de-chunked) body in bytes.
+    pub body_len: u64,
 }
 
 impl Response {
@@ -39,6 +53,8 @@ pub struct Connection {
     io: Option<BufReader<TcpStream>>,
     request: Vec<u8>,
     line: Vec<u8>,
+    /// Read target for discarded bodies; grows on demand up to [`DISCARD_CHUNK`].
+    scratch: Vec<u8>,
 }
 
 impl Connection {
@@ -49,6 +65,7 @@ impl Connection {
             io: None,
             request: Vec::with_capacity(256),
             line: Vec::with_capacity(128),
+            scratch: Vec::new(),
         };
         connection.ensure_open().await?;
         Ok(connection)
@@ -75,13 +92,35 @@ impl Connection {
         Ok(written?)
     }
 
+    /// Sends one request and reads its response, counting but not keeping the body.
+    pub async fn request_discarding_body(
+        &mut self,
+        method: &str,
+        path: &str,
+        body: &[u8],
+    ) -> Result<ResponseMeta> {
+        self.send(method, path, body).await?;
+        let io = self
+            .io
+            .as_mut()
+            .ok_or(BenchError::Protocol("no request in flight"))?;
+        let read = read_response_discarding(io, &mut self.line, &mut self.scratch).await;
+        self.settle(read)
+    }
+
     /// Reads the response to the request last sent.
     pub async fn receive(&mut self) -> Result<Response> {
         let io = self
             .io
             .as_mut()
             .ok_or(BenchError::Protocol("no request in flight"))?;
-        match read_response(io, &mut self.line).await {
+        let read = read_response(io, &mut self.line).await;
+        self.settle(read)
+    }
+
+    /// Drops the socket when the response said so or reading it failed.
+    fn settle<T>(&mut self, read: Result<(T, bool)>) -> Result<T> {
+        match read {
             Ok((response, reusable)) => {
                 if !reusable {
                     self.io = None;
@@ -174,19 +213,52 @@ pub async fn read_response<R>(reader: &mut R, line: &mut Vec<u8>) -> Result<(Res
 where
     R: AsyncBufRead + Unpin,
 {
+    let mut body = Vec::new();
+    let (head, reusable) = read_response_into(reader, line, &mut BodySink::Keep(&mut body)).await?;
+    let response = Response {
+        status: head.status,
+        index: head.index,
+        body,
+    };
+    Ok((response, reusable))
+}
+
+/// Like [`read_response`], but counts the body's bytes instead of keeping them.
+pub async fn read_response_discarding<R>(
+    reader: &mut R,
+    line: &mut Vec<u8>,
+    scratch: &mut Vec<u8>,
+) -> Result<(ResponseMeta, bool)>
+where
+    R: AsyncBufRead + Unpin,
+{
+    let mut sink = BodySink::Discard { scratch, len: 0 };
+    let (head, reusable) = read_response_into(reader, line, &mut sink).await?;
+    let meta = ResponseMeta {
+        status: head.status,
+        index: head.index,
+        body_len: sink.len(),
+    };
+    Ok((meta, reusable))
+}
+
+/// Skips 1xx responses, then reads the final head and feeds its body to `sink`.
+async fn read_response_into<R>(
+    reader: &mut R,
+    line: &mut Vec<u8>,
+    sink: &mut BodySink<'_>,
+) -> Result<(Head, bool)>
+where
+    R: AsyncBufRead + Unpin,
+{
     loop {
         let head = read_head(reader, line).await?;
         if (100..200).contains(&head.status) {
             continue;
         }
-        let body = read_body(reader, head.framing, line).await?;
+        read_body(reader, head.framing, line, sink).await?;
         let reusable = head.keep_alive && head.framing != Framing::UntilClose;
-        let response = Response {
-            status: head.status,
-            index: head.index,
-            body,
-        };
-        return Ok((response, reusable));
+        return Ok((head, reusable));
     }
 }
 
@@ -262,23 +334,96 @@ fn framing_for(status: u16, chunked: bool, length: Option<usize>) -> Framing {
     }
 }
 
-async fn read_body<R>(reader: &mut R, framing: Framing, line: &mut Vec<u8>) -> Result<Vec<u8>>
+/// Where body bytes go.
+enum BodySink<'a> {
+    /// Appended to an in-memory body (bounded by [`MAX_BODY`]).
+    Keep(&'a mut Vec<u8>),
+    /// Read into `scratch`, overwritten by the next read, and only counted.
+    Discard { scratch: &'a mut Vec<u8>, len: u64 },
+}
+
+impl BodySink<'_> {
+    fn len(&self) -> u64 {
+        match self {
+            BodySink::Keep(body) => body.len() as u64,
+            BodySink::Discard { len, .. } => *len,
+        }
+    }
+
+    /// Moves exactly `n` body bytes from `reader` into the sink.
+    async fn take_exact<R>(&mut self, reader: &mut R, n: usize) -> Result<()>
+    where
+        R: AsyncBufRead + Unpin,
+    {
+        match self {
+            BodySink::Keep(body) => read_exact_into(reader, body, n).await,
+            BodySink::Discard { scratch, len } => {
+                let mut left = n;
+                while left > 0 {
+                    let read = read_some(reader, scratch, left).await?;
+                    if read == 0 {
+                        return Err(BenchError::Io(std::io::ErrorKind::UnexpectedEof.into()));
+                    }
+                    left -= read;
+                    *len += read as u64;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Moves every byte up to end of stream into the sink.
+    async fn take_to_end<R>(&mut self, reader: &mut R) -> Result<()>
+    where
+        R: AsyncBufRead + Unpin,
+    {
+        match self {
+            BodySink::Keep(body) => {
+                reader.take(MAX_BODY as u64).read_to_end(body).await?;
+            }
+            BodySink::Discard { scratch, len } => loop {
+                match read_some(reader, scratch, DISCARD_CHUNK).await? {
+                    0 => break,
+                    read => *len += read as u64,
+                }
+            },
+        }
+        Ok(())
+    }
+}
+
+/// One read of at most `limit` bytes into `scratch`, growing it up to [`DISCARD_CHUNK`].
+///
+/// A read at least as large as the reader's own buffer goes straight to the socket.
+async fn read_some<R>(reader: &mut R, scratch: &mut Vec<u8>, limit: usize) -> Result<usize>
 where
     R: AsyncBufRead + Unpin,
 {
-    let mut body = Vec::new();
-    match framing {
-        Framing::Empty => {}
-        Framing::Length(n) => read_exact_into(reader, &mut body, n).await?,
-        Framing::Chunked => read_chunked(reader, &mut body, line).await?,
-        Framing::UntilClose => {
-            reader.take(MAX_BODY as u64).read_to_end(&mut body).await?;
-        }
+    let want = limit.min(DISCARD_CHUNK);
+    if scratch.len() < want {
+        scratch.resize(want, 0);
     }
-    Ok(body)
+    Ok(reader.read(&mut scratch[..want]).await?)
 }
 
-async fn read_chunked<R>(reader: &mut R, body: &mut Vec<u8>, line: &mut Vec<u8>) -> Result<()>
+async fn read_body<R>(
+    reader: &mut R,
+    framing: Framing,
+    line: &mut Vec<u8>,
+    sink: &mut BodySink<'_>,
+) -> Result<()>
+where
+    R: AsyncBufRead + Unpin,
+{
+    match framing {
+        Framing::Empty => Ok(()),
+        Framing::Length(n) => sink.take_exact(reader, n).await,
+        Framing::Chunked => read_chunked(reader, sink, line).await,
+        Framing::UntilClose => sink.take_to_end(reader).await,
+    }
+}
+
+async fn read_chunked<R>(reader: &mut R, sink: &mut BodySink<'_>, line: &mut Vec<u8>) -> Result<()>
 where
     R: AsyncBufRead + Unpin,
 {
@@ -287,7 +432,7 @@ where
         if size == 0 {
             return skip_trailers(reader, line).await;
         }
-        read_exact_into(reader, body, size).await?;
+        sink.take_exact(reader, size).await?;
         if !read_line(reader, line).await?.is_empty() {
             return Err(bad("chunk not followed by CRLF"));
         }
@@ -394,6 +539,48 @@ mod tests {
         assert!(parse(b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nshort")
             .await
             .is_err());
+    }
+
+    async fn parse_discarding(raw: &[u8]) -> Result<(ResponseMeta, bool)> {
+        let mut reader = raw;
+        read_response_discarding(&mut reader, &mut Vec::new(), &mut Vec::new()).await
+    }
+
+    #[tokio::test]
+    async fn discarding_counts_every_framing() {
+        let length = b"HTTP/1.1 200 OK\r\nX-Consul-Index: 7\r\nContent-Length: 4\r\n\r\ntrue";
+        let (meta, reusable) = parse_discarding(length).await.unwrap();
+        assert_eq!((meta.status, meta.index, meta.body_len), (200, Some(7), 4));
+        assert!(reusable);
+        let chunked = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n\
+                        3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n";
+        assert_eq!(parse_discarding(chunked).await.unwrap().0.body_len, 5);
+        let until_close = b"HTTP/1.0 404 Not Found\r\n\r\nmissing";
+        let (meta, reusable) = parse_discarding(until_close).await.unwrap();
+        assert_eq!((meta.status, meta.body_len, reusable), (404, 7, false));
+        let short = b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nshort";
+        assert!(parse_discarding(short).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn discards_large_chunked_body_through_a_socket_buffer() {
+        let chunk = vec![b'x'; 300_000];
+        let mut raw = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+        for _ in 0..3 {
+            raw.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
+            raw.extend_from_slice(&chunk);
+            raw.extend_from_slice(b"\r\n");
+        }
+        raw.extend_from_slice(b"0\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n");
+        let mut reader = BufReader::with_capacity(READ_BUFFER, raw.as_slice());
+        let (mut line, mut scratch) = (Vec::new(), Vec::new());
+        let (meta, reusable) = read_response_discarding(&mut reader, &mut line, &mut scratch)
+            .await
+            .unwrap();
+        assert_eq!((meta.body_len, reusable), (900_000, true));
+        assert!(scratch.len() <= DISCARD_CHUNK);
+        let (next, _) = read_response(&mut reader, &mut line).await.unwrap();
+        assert_eq!(next.status, 204);
     }
 
     #[test]

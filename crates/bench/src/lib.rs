@@ -1,5 +1,7 @@
-//! Core of `senate-bench`: a minimal HTTP/1.1 client plus the KV and blocking-query benchmarks built on it.
+//! Core of `senate-bench`: a minimal HTTP/1.1 client plus the KV, blocking-query and catalog
+//! benchmarks built on it.
 
+pub mod catalog;
 pub mod error;
 pub mod http1;
 pub mod kv;

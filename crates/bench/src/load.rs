@@ -1,4 +1,5 @@
-//! Closed-loop load at a fixed concurrency: N workers, each on its own keep-alive connection.
+//! Closed-loop load at a fixed concurrency: N workers, each on its own keep-alive connection,
+//! drawing numbered requests from a [`RequestSource`] (KV operations, catalog writes, reads).
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -38,7 +39,24 @@ impl fmt::Display for RunLimit {
     }
 }
 
-/// Parameters shared by every level of one benchmark.
+/// What a level's workers send: request number `ticket` for tickets 0, 1, 2, …
+pub trait RequestSource: Send + Sync {
+    /// HTTP method of every request.
+    fn method(&self) -> &'static str;
+    /// Writes request `ticket`'s path into `path` and returns its body, built in `body` if needed.
+    fn request<'a>(&'a self, ticket: u64, path: &mut String, body: &'a mut Vec<u8>) -> &'a [u8];
+}
+
+/// How one level is driven, whatever it requests.
+#[derive(Debug, Clone, Copy)]
+pub struct LevelSpec {
+    pub limit: RunLimit,
+    pub concurrency: usize,
+    pub request_timeout: Duration,
+    pub connect_parallelism: usize,
+}
+
+/// Parameters shared by every level of one KV benchmark.
 #[derive(Debug, Clone)]
 pub struct LoadSpec {
     pub limit: RunLimit,
@@ -57,12 +75,41 @@ pub struct LevelResult {
     pub elapsed_secs: f64,
     pub requests_per_sec: f64,
     pub latency: LatencySummary,
+    /// Response body bytes received with the 200 answers.
+    pub body_bytes: u64,
+}
+
+impl LevelResult {
+    /// Average body size of a 200 answer (0 when there were none).
+    pub fn mean_body_bytes(&self) -> f64 {
+        if self.ok == 0 {
+            0.0
+        } else {
+            self.body_bytes as f64 / self.ok as f64
+        }
+    }
+}
+
+/// KV operations spread round-robin over the bench keyspace.
+struct KvRequests {
+    operation: Operation,
+    keys: u64,
+}
+
+impl RequestSource for KvRequests {
+    fn method(&self) -> &'static str {
+        self.operation.method()
+    }
+
+    fn request<'a>(&'a self, ticket: u64, path: &mut String, _body: &'a mut Vec<u8>) -> &'a [u8] {
+        self.operation.path_into(ticket % self.keys, path);
+        self.operation.body()
+    }
 }
 
 /// State every worker of a level shares.
 struct Plan {
-    operation: Operation,
-    keys: u64,
+    source: Arc<dyn RequestSource>,
     max_tickets: u64,
     tickets: AtomicU64,
     deadline: Instant,
@@ -73,34 +120,52 @@ struct Plan {
 struct Tally {
     ok: u64,
     errors: u64,
+    body_bytes: u64,
     latencies: Latencies,
 }
 
 /// Runs `operation` with `concurrency` workers under `spec`'s limit and reports the result.
-///
-/// All connections are opened before the clock starts.
 pub async fn run_level(
     target: &Target,
     operation: &Operation,
     spec: &LoadSpec,
     concurrency: usize,
 ) -> Result<LevelResult> {
-    let connections = connect_many(target, concurrency, spec.connect_parallelism)
+    let source = KvRequests {
+        operation: operation.clone(),
+        keys: spec.keys.max(1),
+    };
+    let level = LevelSpec {
+        limit: spec.limit,
+        concurrency,
+        request_timeout: spec.request_timeout,
+        connect_parallelism: spec.connect_parallelism,
+    };
+    run_requests(target, Arc::new(source), &level).await
+}
+
+/// Drives `source` with `level.concurrency` workers under `level.limit`; a request counts as
+/// OK only when answered 200. All connections are opened before the clock starts.
+pub async fn run_requests(
+    target: &Target,
+    source: Arc<dyn RequestSource>,
+    level: &LevelSpec,
+) -> Result<LevelResult> {
+    let connections = connect_many(target, level.concurrency, level.connect_parallelism)
         .await
         .into_iter()
         .collect::<Result<Vec<_>>>()?;
     let started = Instant::now();
-    let (max_tickets, deadline) = match spec.limit {
+    let (max_tickets, deadline) = match level.limit {
         RunLimit::Time(duration) => (u64::MAX, started + duration),
         RunLimit::Requests(n) => (n, started + REQUEST_MODE_TIME_CAP),
     };
     let plan = Arc::new(Plan {
-        operation: operation.clone(),
-        keys: spec.keys.max(1),
+        source,
         max_tickets,
         tickets: AtomicU64::new(0),
         deadline,
-        request_timeout: spec.request_timeout,
+        request_timeout: level.request_timeout,
     });
     let mut workers = JoinSet::new();
     for connection in connections {
@@ -112,7 +177,7 @@ pub async fn run_level(
     }
     let elapsed = started.elapsed().as_secs_f64();
     Ok(LevelResult {
-        concurrency,
+        concurrency: level.concurrency,
         ok: total.ok,
         errors: total.errors,
         elapsed_secs: elapsed,
@@ -122,6 +187,7 @@ pub async fn run_level(
             0.0
         },
         latency: total.latencies.summary(),
+        body_bytes: total.body_bytes,
     })
 }
 
@@ -150,27 +216,28 @@ pub async fn populate(target: &Target, value_size: usize, spec: &LoadSpec) -> Re
     Ok(result)
 }
 
-/// One worker's loop: claim a ticket, issue the request, record its latency.
+/// One worker's loop: claim a ticket, issue the request, record its latency and body size.
 async fn work(mut connection: Connection, plan: Arc<Plan>) -> Result<Tally> {
     let mut tally = Tally::new()?;
     let mut path = String::with_capacity(64);
-    let method = plan.operation.method();
-    let body = plan.operation.body();
+    let mut body_buffer = Vec::new();
+    let method = plan.source.method();
     loop {
         let ticket = plan.tickets.fetch_add(1, Ordering::Relaxed);
         if ticket >= plan.max_tickets || Instant::now() >= plan.deadline {
             return Ok(tally);
         }
-        plan.operation.path_into(ticket % plan.keys, &mut path);
+        let body = plan.source.request(ticket, &mut path, &mut body_buffer);
         let sent = Instant::now();
         let outcome = tokio::time::timeout(
             plan.request_timeout,
-            connection.request(method, &path, body),
+            connection.request_discarding_body(method, &path, body),
         )
         .await;
         match outcome {
             Ok(Ok(response)) if response.status == 200 => {
                 tally.ok += 1;
+                tally.body_bytes += response.body_len;
                 tally.latencies.record(sent.elapsed());
             }
             Ok(Ok(_)) => tally.errors += 1,
@@ -191,6 +258,7 @@ impl Tally {
         Ok(Self {
             ok: 0,
             errors: 0,
+            body_bytes: 0,
             latencies: Latencies::new()?,
         })
     }
@@ -198,6 +266,7 @@ impl Tally {
     fn absorb(&mut self, other: Tally) -> Result<()> {
         self.ok += other.ok;
         self.errors += other.errors;
+        self.body_bytes += other.body_bytes;
         self.latencies.merge(&other.latencies)
     }
 }

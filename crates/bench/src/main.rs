@@ -4,6 +4,7 @@ mod cli;
 
 use anyhow::{Context, Result};
 use clap::Parser;
+use senate_bench::catalog::{self, CatalogSpec};
 use senate_bench::http1::Connection;
 use senate_bench::kv::{self, Operation, ReadMode};
 use senate_bench::load::{self, LevelResult};
@@ -44,7 +45,7 @@ fn build_runtime(threads: usize) -> Result<tokio::runtime::Runtime> {
 async fn run(cli: &Cli) -> Result<BenchReport> {
     let mut session = Session::open(&cli.global).await?;
     session.sample_memory("start")?;
-    let outcome = session.run_command(&cli.command).await;
+    let outcome = session.run_command(&cli.command, &cli.global).await;
     if !cli.global.keep {
         session.cleanup().await;
     }
@@ -77,15 +78,20 @@ impl Session {
         })
     }
 
-    async fn run_command(&mut self, command: &Command) -> Result<()> {
+    async fn run_command(&mut self, command: &Command, global: &GlobalArgs) -> Result<()> {
         match command {
             Command::KvPut(load) => self.kv_put(load).await,
             Command::KvGet(args) => self.kv_get(&args.load, &args.modes.modes).await,
             Command::Watch(args) => self.watch(args).await,
+            Command::Catalog(args) => self.catalog(&args.spec(global)).await,
             Command::All(args) => {
                 self.kv_put(&args.load).await?;
                 self.kv_get(&args.load, &args.modes.modes).await?;
-                self.watch(&args.watch).await
+                self.watch(&args.watch).await?;
+                match args.catalog_spec(global) {
+                    Some(spec) => self.catalog(&spec).await,
+                    None => Ok(()),
+                }
             }
         }
     }
@@ -132,6 +138,24 @@ impl Session {
         );
         self.report.watch = Some(result);
         self.sample_memory("watch")
+    }
+
+    async fn catalog(&mut self, spec: &CatalogSpec) -> Result<()> {
+        eprintln!(
+            "catalog: registering {} nodes × {} services at concurrency {}",
+            spec.nodes, spec.services_per_node, spec.concurrency
+        );
+        let report =
+            catalog::run_catalog(&self.target, spec, self.server.as_ref(), progress).await?;
+        if report.register.errors > 0 || report.register.ok < spec.registrations() {
+            eprintln!(
+                "warning: only {} of {} registrations succeeded",
+                report.register.ok,
+                spec.registrations()
+            );
+        }
+        self.report.catalog = Some(report);
+        self.sample_memory("catalog")
     }
 
     fn describe_workload(&mut self, args: &LoadArgs) {

@@ -4,6 +4,7 @@ use std::fmt::Write;
 
 use serde::Serialize;
 
+use crate::catalog::CatalogReport;
 use crate::kv::ReadMode;
 use crate::load::LevelResult;
 use crate::procfs::MemoryUse;
@@ -18,6 +19,7 @@ pub struct BenchReport {
     pub kv_put: Vec<LevelResult>,
     pub kv_get: Vec<ModeLevel>,
     pub watch: Option<WatchReport>,
+    pub catalog: Option<CatalogReport>,
     /// Server memory at the start and after each phase (only with `--pid`).
     pub memory: Vec<PhaseMemory>,
 }
@@ -71,6 +73,7 @@ impl BenchReport {
         self.write_kv_put(&mut out);
         self.write_kv_get(&mut out);
         self.write_watch(&mut out);
+        self.write_catalog(&mut out);
         self.write_memory(&mut out);
         out
     }
@@ -141,6 +144,59 @@ impl BenchReport {
         }
     }
 
+    fn write_catalog(&self, out: &mut String) {
+        let Some(c) = &self.catalog else {
+            return;
+        };
+        let _ = writeln!(
+            out,
+            "\n### Catalog\n\n{} nodes × {} services = {} registrations (one `PUT /v1/catalog/register` each).\n\n\
+             | Phase {LEVEL_HEADER}\n|---{LEVEL_RULE}",
+            c.nodes,
+            c.services_per_node,
+            c.nodes.saturating_mul(c.services_per_node)
+        );
+        let _ = writeln!(out, "| register |{}", level_cells(&c.register));
+        if let Some(level) = &c.deregister {
+            let _ = writeln!(out, "| deregister |{}", level_cells(level));
+        }
+        if let (Some(before), Some(registered), Some(per)) = (
+            c.memory_before,
+            c.memory_registered,
+            c.rss_per_instance_bytes,
+        ) {
+            let _ = writeln!(
+                out,
+                "\nServer RSS {} MiB before → {} MiB after registering ({per:.0} bytes per service instance).",
+                mib(before.rss_kb),
+                mib(registered.rss_kb)
+            );
+        }
+        if c.reads.is_empty() {
+            return;
+        }
+        let _ = writeln!(
+            out,
+            "\n| Endpoint | Readers | OK | Errors | Req/s | p50 (ms) | p99 (ms) | Max (ms) | Body size | MiB/s |\n\
+             |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        );
+        for read in &c.reads {
+            let level = &read.level;
+            let throughput = if level.elapsed_secs > 0.0 {
+                level.body_bytes as f64 / level.elapsed_secs / MIB
+            } else {
+                0.0
+            };
+            let _ = writeln!(
+                out,
+                "| `GET {}` |{} {} | {throughput:.1} |",
+                read.endpoint,
+                level_cells(level),
+                byte_size(level.mean_body_bytes())
+            );
+        }
+    }
+
     fn write_memory(&self, out: &mut String) {
         if self.memory.is_empty() {
             return;
@@ -186,6 +242,31 @@ fn ms(micros: u64) -> String {
     format!("{:.3}", micros as f64 / 1000.0)
 }
 
+const MIB: f64 = 1024.0 * 1024.0;
+
+/// A byte count with a binary unit: `212 B`, `3.4 KiB`, `9.8 MiB`.
+fn byte_size(bytes: f64) -> String {
+    if bytes >= MIB {
+        format!("{:.1} MiB", bytes / MIB)
+    } else if bytes >= 1024.0 {
+        format!("{:.1} KiB", bytes / 1024.0)
+    } else {
+        format!("{bytes:.0} B")
+    }
+}
+
 fn mib(kb: u64) -> String {
     format!("{:.1}", kb as f64 / 1024.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_pick_a_readable_unit() {
+        assert_eq!(byte_size(212.0), "212 B");
+        assert_eq!(byte_size(3.5 * 1024.0), "3.5 KiB");
+        assert_eq!(byte_size(9.75 * MIB), "9.8 MiB");
+    }
 }

@@ -102,8 +102,13 @@ fn debug_config_view(config: &AgentConfig) -> Value {
 async fn members(State(context): State<Arc<Context>>, uri: Uri) -> Result<Response, ApiError> {
     let params = Params::parse(uri.query());
     check_datacenter(&params, &context)?;
-    Ok(reply::json(
-        &[local_member(&context.config)],
-        params.has("pretty"),
-    ))
+    let mut member = local_member(&context.config);
+    if params
+        .get("wan")
+        .is_some_and(|wan| wan != "0" && wan != "false")
+    {
+        member.name = format!("{}.{}", member.name, context.config.datacenter);
+        member.port = context.config.ports.serf_wan.unwrap_or(member.port);
+    }
+    Ok(reply::json(&[member], params.has("pretty")))
 }

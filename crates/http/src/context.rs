@@ -2,6 +2,7 @@
 
 use senate_agent::config::AgentConfig;
 use senate_agent::events::EventBuffer;
+use senate_agent::local_agent::LocalAgent;
 use senate_consensus::leader_duties::SessionTimers;
 use senate_consensus::RaftNode;
 use senate_state::Store;
@@ -13,7 +14,13 @@ pub struct Context {
     pub raft: Arc<RaftNode>,
     pub events: EventBuffer,
     pub session_timers: Arc<SessionTimers>,
+    pub agent: Arc<LocalAgent>,
+    /// Reads the configuration files again (for `/v1/agent/reload`).
+    pub reload_config: ConfigLoader,
 }
+
+/// Re-reads the agent's configuration from its original sources.
+pub type ConfigLoader = Box<dyn Fn() -> Result<AgentConfig, String> + Send + Sync>;
 
 impl Context {
     /// The replicated state store.

@@ -42,7 +42,11 @@ async fn fire(
     };
     let event = context
         .events
-        .fire(request, &context.config.node_name, &[])
+        .fire(
+            request,
+            &context.config.node_name,
+            &context.agent.service_names_and_tags(),
+        )
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
     Ok(reply::json(&event, params.has("pretty")))
 }

@@ -59,7 +59,7 @@ async fn read(State(context): State<Arc<Context>>, uri: Uri) -> Result<Response,
             &options,
             index,
             &keys,
-            !keys.is_empty(),
+            !keys.is_empty() || key.is_empty(),
         ));
     }
     if params.has("recurse") {
@@ -90,9 +90,14 @@ async fn read(State(context): State<Arc<Context>>, uri: Uri) -> Result<Response,
     };
     if params.has("raw") {
         let mut headers = reply::query_headers(&context, &options, index);
+        headers.insert("content-type", HeaderValue::from_static("text/plain"));
         headers.insert(
-            "content-type",
-            HeaderValue::from_static("application/octet-stream"),
+            "x-content-type-options",
+            HeaderValue::from_static("nosniff"),
+        );
+        headers.insert(
+            "content-security-policy",
+            HeaderValue::from_static("sandbox"),
         );
         return Ok((StatusCode::OK, headers, entry.value).into_response());
     }
@@ -188,6 +193,11 @@ async fn delete(State(context): State<Arc<Context>>, uri: Uri) -> Result<Respons
     let key = key_of(&uri)?;
     let params = Params::parse(uri.query());
     check_datacenter(&params, &context)?;
+    if params.has("recurse") && params.has("cas") {
+        return Err(ApiError::bad_request(
+            "Conflicting flags: ?recurse and ?cas cannot be used together",
+        ));
+    }
     let mode = if params.has("recurse") {
         KvDeleteMode::Tree
     } else {

@@ -5,6 +5,7 @@
 //! through [`reply`] (JSON plus the `X-Consul-*` headers) or [`error::ApiError`].
 
 pub mod agent;
+pub mod agent_local;
 pub mod blocking;
 pub mod body;
 pub mod catalog;
@@ -35,6 +36,7 @@ pub fn router(context: Arc<Context>) -> Router {
         .merge(operator::routes())
         .merge(event::routes())
         .merge(agent::routes())
+        .merge(agent_local::routes())
         .merge(catalog::routes())
         .merge(health::routes())
         .fallback(error::not_found)

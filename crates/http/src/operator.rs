@@ -68,12 +68,9 @@ async fn configuration(
             protocol_version: "3",
         })
         .collect();
-    Ok(reply::read(
-        &context,
-        &options,
-        index,
-        &ConfigurationView { servers, index },
-    ))
+    let index = index.max(1);
+    let view = ConfigurationView { servers, index };
+    Ok(reply::read(&context, &options, index, &view))
 }
 
 async fn remove_peer(State(context): State<Arc<Context>>, uri: Uri) -> Result<Response, ApiError> {

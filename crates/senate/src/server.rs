@@ -2,14 +2,14 @@
 //! them until the process is told to stop.
 
 use anyhow::{bail, Context as _};
-use senate_agent::config::AgentConfig;
+use senate_agent::config::{AgentArgs, AgentConfig};
 use senate_agent::events::EventBuffer;
+use senate_agent::local_agent::LocalAgent;
 use senate_agent::member::advertise_ip;
 use senate_consensus::leader_duties::{self, SessionTimers};
 use senate_consensus::{RaftNode, RaftOptions};
 use senate_http::listener::LimitedListener;
-use senate_state::{Command, Store};
-use senate_types::catalog::{CheckStatus, HealthCheck, Node, Registration, SERF_HEALTH_CHECK};
+use senate_state::Store;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
@@ -19,7 +19,7 @@ const LEADER_WAIT: Duration = Duration::from_secs(60);
 const DEFAULT_SERVER_PORT: u16 = 8300;
 
 /// Runs the agent described by `config` until it is asked to stop.
-pub async fn run(mut config: AgentConfig) -> anyhow::Result<()> {
+pub async fn run(mut config: AgentConfig, args: AgentArgs) -> anyhow::Result<()> {
     if !config.server {
         bail!("client agents are not supported yet: start Senate with -server or -dev");
     }
@@ -31,7 +31,12 @@ pub async fn run(mut config: AgentConfig) -> anyhow::Result<()> {
     raft.wait_for_leader(LEADER_WAIT)
         .await
         .context("no Raft leader was elected")?;
-    register_self(&raft, &config).await?;
+    let agent =
+        LocalAgent::start(config.clone(), raft.clone()).context("starting the local agent")?;
+    agent
+        .sync_now()
+        .await
+        .context("registering this node in the catalog")?;
     let session_timers = Arc::new(SessionTimers::default());
     tokio::spawn(leader_duties::run(raft.clone(), session_timers.clone()));
     let context = Arc::new(senate_http::Context {
@@ -39,6 +44,8 @@ pub async fn run(mut config: AgentConfig) -> anyhow::Result<()> {
         raft: raft.clone(),
         events: EventBuffer::default(),
         session_timers,
+        agent: agent.clone(),
+        reload_config: Box::new(move || AgentConfig::load(&args).map_err(|e| e.to_string())),
     });
     tracing::info!(
         node = %config.node_name,
@@ -56,6 +63,7 @@ pub async fn run(mut config: AgentConfig) -> anyhow::Result<()> {
         shutdown_signal().await;
     }
     tracing::info!("shutting down");
+    agent.shutdown();
     raft.shutdown().await;
     Ok(())
 }
@@ -109,53 +117,6 @@ fn read_or_create_node_id(path: &Path) -> anyhow::Result<String> {
     let id = uuid::Uuid::new_v4().to_string();
     std::fs::write(path, &id).with_context(|| format!("writing {}", path.display()))?;
     Ok(id)
-}
-
-/// Registers this node in the catalog with a passing `serfHealth` check, as Consul's leader
-/// does for every live gossip member, so sessions with the default checks can be created.
-async fn register_self(raft: &RaftNode, config: &AgentConfig) -> anyhow::Result<()> {
-    let address = advertise_ip(config).to_string();
-    let tagged_addresses = ["lan", "lan_ipv4", "wan", "wan_ipv4"]
-        .into_iter()
-        .map(|kind| (kind.to_string(), address.clone()))
-        .collect();
-    let mut meta = config.node_meta.clone();
-    meta.entry("consul-network-segment".to_string())
-        .or_default();
-    let node = Node {
-        id: config.node_id.clone().unwrap_or_default(),
-        node: config.node_name.clone(),
-        address,
-        datacenter: config.datacenter.clone(),
-        tagged_addresses,
-        meta,
-        create_index: 0,
-        modify_index: 0,
-    };
-    let serf_health = HealthCheck {
-        node: config.node_name.clone(),
-        check_id: SERF_HEALTH_CHECK.to_string(),
-        name: "Serf Health Status".to_string(),
-        status: CheckStatus::Passing,
-        notes: String::new(),
-        output: "Agent alive and reachable".to_string(),
-        service_id: String::new(),
-        service_name: String::new(),
-        service_tags: Vec::new(),
-        check_type: String::new(),
-        create_index: 0,
-        modify_index: 0,
-    };
-    let command = Command::Register(Registration {
-        node,
-        skip_node_update: false,
-        service: None,
-        checks: vec![serf_health],
-    });
-    raft.propose(command)
-        .await
-        .context("registering this node in the catalog")?;
-    Ok(())
 }
 
 fn raise_open_file_limit() {

@@ -25,7 +25,7 @@ pub fn run(args: &AgentArgs) -> anyhow::Result<ExitCode> {
         .build()
         .context("==> Error starting the async runtime")?;
     runtime
-        .block_on(crate::server::run(config))
+        .block_on(crate::server::run(config, args.clone()))
         .map_err(|e| anyhow!("==> {e:#}"))?;
     Ok(ExitCode::SUCCESS)
 }
@@ -52,7 +52,7 @@ fn init_logging(config: &AgentConfig) -> anyhow::Result<()> {
 fn default_directives(level: LogLevel) -> String {
     match level {
         LogLevel::Trace | LogLevel::Debug => format!("{level},openraft=info"),
-        _ => level.to_string(),
+        _ => format!("{level},openraft=warn"),
     }
 }
 
