@@ -4,10 +4,22 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Callable
 
 import pytest
 
 from senate_harness import RUNNING, SenateServer
+
+
+class ConfiguredSenateServer(SenateServer):
+    """A SenateServer whose command line ends with extra agent flags (e.g. `-hcl 'enable_script_checks = true'`)."""
+
+    def __init__(self, workdir, name: str, extra_args: list[str]):
+        super().__init__(workdir, name)
+        self.extra_args = list(extra_args)
+
+    def command(self) -> list[str]:
+        return [*super().command(), *self.extra_args]
 
 
 @pytest.fixture(scope="session")
@@ -32,6 +44,27 @@ def prefix(request) -> str:
 
 
 @pytest.fixture
+def unique() -> Callable[[str], str]:
+    """Names unique to the running test: `unique("web")` -> "web-1a2b3c4d" (one suffix per test, so names pair up)."""
+    suffix = uuid.uuid4().hex[:8]
+    return lambda stem: f"{stem}-{suffix}"
+
+
+@pytest.fixture
+def catalog(client):
+    """`catalog(node, address, **kwargs)` registers through py-consul; every node it touched is deregistered after."""
+    nodes = set()
+
+    def register(node: str, address: str, **kwargs) -> None:
+        nodes.add(node)
+        assert client.catalog.register(node, address, **kwargs) is True
+
+    yield register
+    for node in nodes:
+        client.catalog.deregister(node)
+
+
+@pytest.fixture
 def start_senate(tmp_path):
     """Factory for fresh dev servers owned by one test (for tests that need a quiet, isolated store)."""
     servers = []
@@ -52,6 +85,15 @@ def durable_senate(tmp_path) -> SenateServer:
     data_dir = tmp_path / "data"
     data_dir.mkdir()
     server = SenateServer(tmp_path, "durable", data_dir=data_dir).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def script_senate(tmp_path_factory) -> SenateServer:
+    """A dev server for one test module, started with `enable_script_checks = true` so script checks may run."""
+    workdir = tmp_path_factory.mktemp("senate-scripts")
+    server = ConfiguredSenateServer(workdir, "scripts", ["-hcl", "enable_script_checks = true"]).start()
     yield server
     server.stop()
 

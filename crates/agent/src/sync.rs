@@ -37,7 +37,11 @@ pub(crate) async fn run(agent: Weak<LocalAgent>) {
         let local_changed = shared.sync_needed.notified();
         tokio::pin!(catalog_changed, local_changed);
         catalog_changed.as_mut().enable();
-        let wait = match strong.sync_once(&mut output_synced_at).await {
+        let synced = match strong.raft.is_leader() {
+            true => strong.sync_once(&mut output_synced_at).await,
+            false => Ok(()),
+        };
+        let wait = match synced {
             Ok(()) => TICK,
             Err(error) => {
                 tracing::warn!(%error, "anti-entropy sync failed; retrying");
@@ -59,9 +63,6 @@ impl LocalAgent {
         &self,
         output_synced_at: &mut HashMap<String, Instant>,
     ) -> Result<(), senate_consensus::ConsensusError> {
-        if !self.raft.is_leader() {
-            return Ok(());
-        }
         let local = self.shared.lock().clone();
         let tables = self.raft.store().snapshot();
         let commands = self.plan(&tables, &local, output_synced_at);
@@ -78,7 +79,8 @@ impl LocalAgent {
             .map(|_| ())
     }
 
-    /// Waits until this node is in the catalog as the agent sees it (used at start-up).
+    /// Brings the catalog in line with this agent now (used at start-up, once Raft has a leader).
+
     pub async fn sync_now(&self) -> Result<(), senate_consensus::ConsensusError> {
         self.sync_once(&mut HashMap::new()).await
     }

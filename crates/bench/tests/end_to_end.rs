@@ -1,4 +1,4 @@
-//! Runs the bench core and the `senate-bench` binary against the in-test fake KV target.
+//! Runs the bench core and the `senate-bench` binary against the in-test fake KV/catalog target.
 
 mod fake_target;
 
@@ -92,6 +92,8 @@ async fn binary_all_prints_json_and_cleans_up() {
             "--addr",
             &fake.url(),
         ])
+        .args(["--catalog", "--nodes", "5", "--services-per-node", "2"])
+        .args(["--readers", "1", "--catalog-duration", "100ms"])
         .args(["--server-pid", &std::process::id().to_string()])
         .output()
         .await
@@ -111,8 +113,90 @@ async fn binary_all_prints_json_and_cleans_up() {
         .iter()
         .map(|m| m["phase"].as_str().unwrap())
         .collect();
-    assert_eq!(phases, ["start", "kv-put", "kv-get", "watch"]);
+    assert_eq!(phases, ["start", "kv-put", "kv-get", "watch", "catalog"]);
+    assert_eq!(report["catalog"]["register"]["ok"], 10, "{report}");
+    assert_eq!(report["catalog"]["deregister"]["ok"], 5, "{report}");
     assert!(fake.keys().is_empty(), "left behind: {:?}", fake.keys());
+    assert!(fake.nodes().is_empty(), "left behind: {:?}", fake.nodes());
+}
+
+/// Runs the `catalog` subcommand on 20 nodes × 3 services against `fake`.
+async fn run_catalog(fake: &FakeTarget, extra: &[&str]) -> std::process::Output {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_senate-bench"))
+        .args(["catalog", "--nodes", "20", "--services-per-node", "3"])
+        .args([
+            "--concurrency",
+            "4",
+            "--readers",
+            "2",
+            "--duration",
+            "300ms",
+        ])
+        .args([
+            "--addr",
+            &fake.url(),
+            "--pid",
+            &std::process::id().to_string(),
+        ])
+        .args(extra)
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn catalog_registers_reads_whole_bodies_and_deregisters() {
+    let fake = FakeTarget::start().await;
+
+    let kept = run_catalog(&fake, &["--json", "--keep"]).await;
+    let report: serde_json::Value = serde_json::from_slice(&kept.stdout).unwrap();
+    let catalog = &report["catalog"];
+    assert_eq!(catalog["register"]["ok"], 60, "{report}");
+    assert_eq!(catalog["register"]["errors"], 0, "{report}");
+    assert_eq!(catalog["register"]["latency"]["count"], 60, "{report}");
+    assert!(catalog["deregister"].is_null(), "{report}");
+    assert!(catalog["memory_registered"]["rss_kb"].as_u64() > Some(0));
+    assert_eq!(fake.nodes().len(), 20);
+
+    let health_len = fake.health_body("bench-svc-0").len() as u64;
+    let services_len = br#"{"bench-svc-0":[],"bench-svc-1":[],"bench-svc-2":[]}"#.len() as u64;
+    let endpoints = [
+        ("/v1/health/service/bench-svc-0", health_len),
+        ("/v1/catalog/services", services_len),
+    ];
+    for (read, (endpoint, body_len)) in catalog["reads"].as_array().unwrap().iter().zip(endpoints) {
+        assert_eq!(read["endpoint"], endpoint, "{report}");
+        assert_eq!(read["concurrency"], 2, "{report}");
+        assert_eq!(read["errors"], 0, "{report}");
+        let ok = read["ok"].as_u64().unwrap();
+        assert!(ok > 0, "{report}");
+        assert_eq!(read["body_bytes"].as_u64(), Some(ok * body_len), "{report}");
+    }
+    assert!(health_len > 20 * 100, "20 instances, {health_len} bytes");
+
+    let cleaned = run_catalog(&fake, &[]).await;
+    let markdown = String::from_utf8_lossy(&cleaned.stdout);
+    assert!(markdown.contains("### Catalog"), "{markdown}");
+    assert!(markdown.contains("| register | 4 | 60 | 0 |"), "{markdown}");
+    assert!(
+        markdown.contains("| deregister | 4 | 20 | 0 |"),
+        "{markdown}"
+    );
+    assert!(
+        markdown.contains("| `GET /v1/health/service/bench-svc-0` | 2 |"),
+        "{markdown}"
+    );
+    assert!(
+        markdown.contains("bytes per service instance"),
+        "{markdown}"
+    );
+    assert!(fake.nodes().is_empty(), "left behind: {:?}", fake.nodes());
 }
 
 #[tokio::test]
@@ -130,7 +214,7 @@ async fn binary_markdown_report_and_help() {
     assert!(markdown.contains("| 2 | 20 | 0 |"), "{markdown}");
     assert_eq!(fake.keys().len(), 20);
 
-    for sub in ["kv-put", "kv-get", "watch", "all"] {
+    for sub in ["kv-put", "kv-get", "watch", "catalog", "all"] {
         let help = tokio::process::Command::new(env!("CARGO_BIN_EXE_senate-bench"))
             .args([sub, "--help"])
             .output()

@@ -1,8 +1,9 @@
-//! A tiny in-test HTTP/1.1 server implementing just enough of `/v1/kv` to be a bench target.
+//! A tiny in-test HTTP/1.1 server implementing just enough of `/v1/kv` and `/v1/catalog` to be
+//! a bench target.
 //!
-//! GET answers are chunked and PUT answers use Content-Length, and every 25th request on a
-//! connection is answered with `Connection: close`, so the bench client's framing and
-//! reconnect paths are exercised over real sockets.
+//! KV and health GET answers are chunked, other answers use Content-Length, and every 25th
+//! request on a connection is answered with `Connection: close`, so the bench client's framing
+//! and reconnect paths are exercised over real sockets.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -15,6 +16,11 @@ use tokio::sync::watch;
 
 const CLOSE_EVERY: u64 = 25;
 const MAX_WAIT: Duration = Duration::from_secs(10);
+/// Largest chunk of a chunked answer, small enough that a health answer spans many chunks.
+const MAX_CHUNK: usize = 1000;
+
+/// Node → service ID → service name.
+type Catalog = BTreeMap<String, BTreeMap<String, String>>;
 
 /// A running fake target; it stops when the test's runtime ends.
 pub struct FakeTarget {
@@ -27,6 +33,7 @@ struct State {
     kv: Mutex<BTreeMap<String, (Vec<u8>, u64)>>,
     /// Latest raft-like index; bumped on every write.
     index: watch::Sender<u64>,
+    catalog: Mutex<Catalog>,
 }
 
 struct Request {
@@ -43,6 +50,7 @@ impl FakeTarget {
         let state = Arc::new(State {
             kv: Mutex::new(BTreeMap::new()),
             index: watch::channel(1).0,
+            catalog: Mutex::new(BTreeMap::new()),
         });
         let shared = Arc::clone(&state);
         tokio::spawn(async move {
@@ -60,6 +68,16 @@ impl FakeTarget {
     /// Keys currently stored.
     pub fn keys(&self) -> Vec<String> {
         self.state.kv.lock().unwrap().keys().cloned().collect()
+    }
+
+    /// Nodes currently registered in the catalog.
+    pub fn nodes(&self) -> Vec<String> {
+        self.state.catalog.lock().unwrap().keys().cloned().collect()
+    }
+
+    /// The body `GET /v1/health/service/<service>` answers with right now.
+    pub fn health_body(&self, service: &str) -> Vec<u8> {
+        health_json(&self.state.catalog.lock().unwrap(), service)
     }
 }
 
@@ -139,8 +157,72 @@ async fn respond(state: &State, request: Request, close: bool) -> Vec<u8> {
             plain(200, b"true", close)
         }
         ("GET", Some(key)) => get(state, &key, &request.query, close).await,
+        _ => catalog(state, &request, close),
+    }
+}
+
+/// The catalog endpoints the bench uses; anything else is a 404.
+fn catalog(state: &State, request: &Request, close: bool) -> Vec<u8> {
+    let mut catalog = state.catalog.lock().unwrap();
+    let health = request.path.strip_prefix("/v1/health/service/");
+    match (request.method.as_str(), request.path.as_str(), health) {
+        ("PUT", "/v1/catalog/register", _) => match register(&mut catalog, &request.body) {
+            Some(()) => plain(200, b"true", close),
+            None => plain(400, b"bad registration", close),
+        },
+        ("PUT", "/v1/catalog/deregister", _) => match node_of(&request.body) {
+            Some(node) => {
+                catalog.remove(&node);
+                plain(200, b"true", close)
+            }
+            None => plain(400, b"missing Node", close),
+        },
+        ("GET", "/v1/catalog/services", _) => {
+            let names: BTreeMap<&String, Vec<String>> = catalog
+                .values()
+                .flat_map(BTreeMap::values)
+                .map(|name| (name, Vec::new()))
+                .collect();
+            plain(200, &serde_json::to_vec(&names).unwrap(), close)
+        }
+        ("GET", _, Some(service)) => chunked(&health_json(&catalog, service), 1, close),
         _ => plain(404, b"not found", close),
     }
+}
+
+fn register(catalog: &mut Catalog, body: &[u8]) -> Option<()> {
+    let registration: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let node = registration["Node"].as_str()?.to_string();
+    let service = &registration["Service"];
+    let id = service["ID"].as_str()?.to_string();
+    let name = service["Service"].as_str()?.to_string();
+    catalog.entry(node).or_default().insert(id, name);
+    Some(())
+}
+
+fn node_of(body: &[u8]) -> Option<String> {
+    let value: serde_json::Value = serde_json::from_slice(body).ok()?;
+    Some(value["Node"].as_str()?.to_string())
+}
+
+/// One Consul-shaped health entry per instance of `service`.
+fn health_json(catalog: &Catalog, service: &str) -> Vec<u8> {
+    let entries: Vec<serde_json::Value> = catalog
+        .iter()
+        .flat_map(|(node, services)| {
+            services
+                .iter()
+                .filter(move |(_, name)| name.as_str() == service)
+                .map(move |(id, name)| {
+                    serde_json::json!({
+                        "Node": {"Node": node},
+                        "Service": {"ID": id, "Service": name},
+                        "Checks": [{"Status": "passing", "ServiceID": id}],
+                    })
+                })
+        })
+        .collect();
+    serde_json::to_vec(&entries).unwrap()
 }
 
 /// A KV read; with `index=N` it blocks until the key's index passes N (or the wait ends).
@@ -188,11 +270,18 @@ fn chunked_json(key: &str, value: &[u8], index: u64, close: bool) -> Vec<u8> {
         "[{{\"Key\":\"{key}\",\"ModifyIndex\":{index},\"Value\":\"{}\"}}]",
         String::from_utf8_lossy(value)
     );
-    let (first, second) = json.split_at(json.len() / 2);
+    chunked(json.as_bytes(), index, close)
+}
+
+/// A 200 answer with `body` sent in two halves, each cut into chunks of at most [`MAX_CHUNK`] bytes.
+fn chunked(body: &[u8], index: u64, close: bool) -> Vec<u8> {
+    let (first, second) = body.split_at(body.len() / 2);
     let mut out = head(200, close, Some(index));
     out.extend_from_slice(b"Transfer-Encoding: chunked\r\n\r\n");
-    for chunk in [first, second] {
-        out.extend_from_slice(format!("{:x}\r\n{chunk}\r\n", chunk.len()).as_bytes());
+    for chunk in first.chunks(MAX_CHUNK).chain(second.chunks(MAX_CHUNK)) {
+        out.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
+        out.extend_from_slice(chunk);
+        out.extend_from_slice(b"\r\n");
     }
     out.extend_from_slice(b"0\r\n\r\n");
     out

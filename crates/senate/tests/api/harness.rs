@@ -12,6 +12,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 const READY_DEADLINE: Duration = Duration::from_secs(20);
+const STOP_DEADLINE: Duration = Duration::from_secs(20);
 const START_ATTEMPTS: usize = 3;
 const LOG_TAIL_LINES: usize = 80;
 
@@ -94,6 +95,7 @@ enum Mode {
 pub struct Server {
     child: Option<Child>,
     mode: Mode,
+    extra_args: Vec<String>,
     ports: Ports,
     node: String,
     log_dir: TempDir,
@@ -103,19 +105,31 @@ pub struct Server {
 impl Server {
     /// An in-memory `-dev` server.
     pub fn dev() -> Server {
-        Server::launch(Mode::Dev)
+        Server::dev_with(&[])
     }
 
     /// A durable single server keeping its state in `data_dir`.
     pub fn durable(data_dir: &Path) -> Server {
-        Server::launch(Mode::Durable(data_dir.to_path_buf()))
+        Server::durable_with(data_dir, &[])
     }
 
-    fn launch(mode: Mode) -> Server {
+    /// An in-memory `-dev` server given extra command-line arguments, e.g.
+    /// `["-hcl", "enable_script_checks = true"]` or `["-config-file=/path/to/file.json"]`.
+    pub fn dev_with(extra_args: &[&str]) -> Server {
+        Server::launch(Mode::Dev, extra_args)
+    }
+
+    /// A durable single server keeping its state in `data_dir`, given extra arguments.
+    pub fn durable_with(data_dir: &Path, extra_args: &[&str]) -> Server {
+        Server::launch(Mode::Durable(data_dir.to_path_buf()), extra_args)
+    }
+
+    fn launch(mode: Mode, extra_args: &[&str]) -> Server {
         let unique = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
         let mut server = Server {
             child: None,
             mode,
+            extra_args: extra_args.iter().map(|arg| arg.to_string()).collect(),
             ports: Ports::allocate(),
             node: format!("node-{}-{unique}", std::process::id()),
             log_dir: TempDir::new("log"),
@@ -174,6 +188,7 @@ impl Server {
             format!("-server-port={}", p.server),
             format!("-node={}", self.node),
         ]);
+        args.extend(self.extra_args.iter().cloned());
         args
     }
 
@@ -221,6 +236,11 @@ impl Server {
         &self.node
     }
 
+    /// The Raft server (RPC) port, which Consul servers advertise as the `consul` service's port.
+    pub fn server_port(&self) -> u16 {
+        self.ports.server
+    }
+
     /// A new client connection to this server.
     pub fn client(&self) -> Client {
         Client::new(self.addr())
@@ -232,6 +252,32 @@ impl Server {
         stop(self.child.take());
         if let Err(failure) = self.start() {
             panic!("senate did not come back after kill -9: {failure}");
+        }
+    }
+
+    /// Asks the process to shut down cleanly (SIGTERM), waits until it has exited, and starts
+    /// it again with the same flags, data directory and ports.
+    pub fn stop_and_restart(&mut self) {
+        let mut child = self.child.take().expect("the server is running");
+        let pid = child.id().to_string();
+        let signalled = Command::new("kill").args(["-TERM", &pid]).status();
+        assert!(
+            signalled.is_ok_and(|status| status.success()),
+            "could not send SIGTERM to senate (pid {pid})"
+        );
+        let deadline = Instant::now() + STOP_DEADLINE;
+        while child.try_wait().ok().flatten().is_none() {
+            if Instant::now() > deadline {
+                stop(Some(child));
+                panic!(
+                    "senate did not exit within {STOP_DEADLINE:?} of SIGTERM\n{}",
+                    self.log_tail()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        if let Err(failure) = self.start() {
+            panic!("senate did not come back after a clean stop: {failure}");
         }
     }
 
