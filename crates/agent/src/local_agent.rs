@@ -284,7 +284,7 @@ impl LocalAgent {
         let spec = self.check_spec(&definition)?;
         if let Some(service_id) = spec.service_id.as_deref().filter(|id| !id.is_empty()) {
             if !self.shared.lock().services.contains_key(service_id) {
-                return Err(AgentError::BadRequest(format!(
+                return Err(AgentError::NotFound(format!(
                     "ServiceID \"{service_id}\" does not exist"
                 )));
             }

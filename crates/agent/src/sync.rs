@@ -80,7 +80,6 @@ impl LocalAgent {
     }
 
     /// Brings the catalog in line with this agent now (used at start-up, once Raft has a leader).
-
     pub async fn sync_now(&self) -> Result<(), senate_consensus::ConsensusError> {
         self.sync_once(&mut HashMap::new()).await
     }

@@ -154,6 +154,12 @@ impl Session {
                 spec.registrations()
             );
         }
+        if let Some(memory) = report.memory_registered {
+            self.report.memory.push(PhaseMemory {
+                phase: "catalog-register".to_string(),
+                memory,
+            });
+        }
         self.report.catalog = Some(report);
         self.sample_memory("catalog")
     }

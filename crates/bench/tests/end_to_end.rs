@@ -113,7 +113,17 @@ async fn binary_all_prints_json_and_cleans_up() {
         .iter()
         .map(|m| m["phase"].as_str().unwrap())
         .collect();
-    assert_eq!(phases, ["start", "kv-put", "kv-get", "watch", "catalog"]);
+    assert_eq!(
+        phases,
+        [
+            "start",
+            "kv-put",
+            "kv-get",
+            "watch",
+            "catalog-register",
+            "catalog"
+        ]
+    );
     assert_eq!(report["catalog"]["register"]["ok"], 10, "{report}");
     assert_eq!(report["catalog"]["deregister"]["ok"], 5, "{report}");
     assert!(fake.keys().is_empty(), "left behind: {:?}", fake.keys());

@@ -2,7 +2,8 @@
 
 use crate::context::Context;
 use crate::query::QueryOptions;
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::header::CONTENT_TYPE;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
@@ -35,24 +36,26 @@ pub fn json<T: Serialize>(value: &T, pretty: bool) -> Response {
         .into_response()
 }
 
+const CONSUL_INDEX: HeaderName = HeaderName::from_static("x-consul-index");
+const KNOWN_LEADER: HeaderName = HeaderName::from_static("x-consul-knownleader");
+const LAST_CONTACT: HeaderName = HeaderName::from_static("x-consul-lastcontact");
+const EFFECTIVE_CONSISTENCY: HeaderName = HeaderName::from_static("x-consul-effective-consistency");
+
 /// The `X-Consul-Index`, `X-Consul-KnownLeader`, `X-Consul-LastContact` and effective-consistency headers.
 pub fn query_headers(context: &Context, options: &QueryOptions, index: u64) -> HeaderMap {
-    let mut headers = HeaderMap::with_capacity(5);
-    headers.insert("x-consul-index", HeaderValue::from(index));
     let leadership = context.raft.leadership();
     let known_leader = if leadership.leader_address.is_some() {
         "true"
     } else {
         "false"
     };
-    headers.insert(
-        "x-consul-knownleader",
-        HeaderValue::from_static(known_leader),
-    );
     let last_contact = leadership.since_last_contact().as_millis() as u64;
-    headers.insert("x-consul-lastcontact", HeaderValue::from(last_contact));
+    let mut headers = HeaderMap::with_capacity(6);
+    headers.insert(CONSUL_INDEX, HeaderValue::from(index));
+    headers.insert(KNOWN_LEADER, HeaderValue::from_static(known_leader));
+    headers.insert(LAST_CONTACT, HeaderValue::from(last_contact));
     headers.insert(
-        "x-consul-effective-consistency",
+        EFFECTIVE_CONSISTENCY,
         HeaderValue::from_static(options.consistency.header_value()),
     );
     headers
@@ -66,7 +69,7 @@ pub fn read<T: Serialize>(
     value: &T,
 ) -> Response {
     let mut headers = query_headers(context, options, index);
-    headers.insert("content-type", HeaderValue::from_static("application/json"));
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     (StatusCode::OK, headers, json_bytes(value, options.pretty)).into_response()
 }
 

@@ -53,16 +53,6 @@ impl CheckKind {
             CheckKind::Tcp(_) => "tcp",
         }
     }
-
-    /// How often the check is probed; `None` for TTL checks, which are never probed.
-    pub fn interval(&self) -> Option<Duration> {
-        match self {
-            CheckKind::Ttl { .. } => None,
-            CheckKind::Script(script) => Some(script.interval),
-            CheckKind::Http(http) => Some(http.interval),
-            CheckKind::Tcp(tcp) => Some(tcp.interval),
-        }
-    }
 }
 
 /// A program run every interval: exit 0 is passing, 1 warning, anything else critical.

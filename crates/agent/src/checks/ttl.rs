@@ -71,9 +71,9 @@ impl TtlTimer {
 
     fn expire_if_due(&self) {
         let mut state = self.lock();
-        if !state
+        if state
             .deadline
-            .is_some_and(|deadline| deadline <= Instant::now())
+            .is_none_or(|deadline| deadline > Instant::now())
         {
             return;
         }

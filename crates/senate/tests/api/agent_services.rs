@@ -65,7 +65,10 @@ fn a_registered_service_is_listed_with_consuls_defaults() {
     ] {
         assert_eq!(web[field], expected, "{field} in {web}");
     }
-    assert_eq!(services["bare"]["ID"], "bare", "the ID defaults to the name");
+    assert_eq!(
+        services["bare"]["ID"], "bare",
+        "the ID defaults to the name"
+    );
     assert_eq!(services["bare"]["Service"], "bare");
     assert_eq!(services["bare"]["Port"], 0);
     assert_eq!(get_json(&mut c, "/v1/agent/service/web-1"), *web);
@@ -99,7 +102,12 @@ fn service_checks_get_consuls_ids_and_names() {
     );
     assert_eq!(
         agent_check_ids(&mut c),
-        set(&["service:api-1", "service:multi:1", "service:multi:2", "mine"])
+        set(&[
+            "service:api-1",
+            "service:multi:1",
+            "service:multi:2",
+            "mine"
+        ])
     );
     let check = agent_check(&mut c, "service:api-1").expect("service:api-1");
     for (field, expected) in [
@@ -167,25 +175,59 @@ fn deregistering_removes_the_service_and_its_checks() {
         "/v1/agent/check/register",
         json!({"ID": "node-level", "Name": "node level", "TTL": "30s"}).to_string(),
     );
-    assert_eq!(agent_check(&mut c, "gone-extra").expect("gone-extra")["ServiceName"], "gone");
-    wait_for_catalog(&mut c, "gone", "the service in the catalog", |i| i.len() == 1);
+    assert_eq!(
+        agent_check(&mut c, "gone-extra").expect("gone-extra")["ServiceName"],
+        "gone"
+    );
+    wait_for_catalog(&mut c, "gone", "the service in the catalog", |i| {
+        i.len() == 1
+    });
 
     put_ok(&mut c, "/v1/agent/service/deregister/gone", "");
     assert!(get_json(&mut c, "/v1/agent/services").get("gone").is_none());
     assert_eq!(agent_check_ids(&mut c), set(&["node-level"]));
-    wait_for_catalog(&mut c, "gone", "the service to leave the catalog", <[Value]>::is_empty);
+    wait_for_catalog(
+        &mut c,
+        "gone",
+        "the service to leave the catalog",
+        <[Value]>::is_empty,
+    );
     wait_for(SYNC_DEADLINE, "its checks to leave the catalog", || {
-        catalog_check(&mut c, server.node(), "gone-extra").is_none().then_some(())
+        catalog_check(&mut c, server.node(), "gone-extra")
+            .is_none()
+            .then_some(())
     });
 
     put_ok(&mut c, "/v1/agent/check/deregister/node-level", "");
     assert!(agent_check_ids(&mut c).is_empty());
     wait_for(SYNC_DEADLINE, "the node check to leave the catalog", || {
-        catalog_check(&mut c, server.node(), "node-level").is_none().then_some(())
+        catalog_check(&mut c, server.node(), "node-level")
+            .is_none()
+            .then_some(())
     });
 
     assert_eq!(c.put("/v1/agent/service/deregister/gone", "").status, 404);
-    assert_eq!(c.put("/v1/agent/check/deregister/node-level", "").status, 404);
+    assert_eq!(
+        c.put("/v1/agent/check/deregister/node-level", "").status,
+        404
+    );
+}
+
+#[test]
+fn a_check_for_an_unknown_service_is_404() {
+    let server = Server::dev();
+    let mut c = server.client();
+    let response = c.put(
+        "/v1/agent/check/register",
+        json!({"Name": "orphan", "ServiceID": "nope", "TTL": "30s"}).to_string(),
+    );
+    assert_eq!(
+        response.status,
+        404,
+        "Consul answers 404 when the ServiceID is not registered here: {:?}",
+        response.text()
+    );
+    assert!(agent_check_ids(&mut c).is_empty());
 }
 
 #[test]
@@ -220,7 +262,10 @@ fn bad_service_and_check_definitions_are_400() {
     let mut c = server.client();
     let service_cases = [
         ("missing Name", json!({"ID": "x", "Port": 80})),
-        ("check with no type", json!({"Name": "x", "Check": {"Notes": "nothing to run"}})),
+        (
+            "check with no type",
+            json!({"Name": "x", "Check": {"Notes": "nothing to run"}}),
+        ),
         ("bad TTL", json!({"Name": "x", "Check": {"TTL": "soon"}})),
         (
             "script check while scripts are disabled",
@@ -229,7 +274,12 @@ fn bad_service_and_check_definitions_are_400() {
     ];
     for (what, body) in service_cases {
         let response = c.put("/v1/agent/service/register", body.to_string());
-        assert_eq!(response.status, 400, "service {what}: {:?}", response.text());
+        assert_eq!(
+            response.status,
+            400,
+            "service {what}: {:?}",
+            response.text()
+        );
     }
     let check_cases = [
         ("missing Name", json!({"TTL": "10s"})),
@@ -243,7 +293,10 @@ fn bad_service_and_check_definitions_are_400() {
             "bad Timeout",
             json!({"Name": "c", "TCP": "127.0.0.1:1", "Interval": "10s", "Timeout": "-"}),
         ),
-        ("HTTP without Interval", json!({"Name": "c", "HTTP": "http://127.0.0.1:1/"})),
+        (
+            "HTTP without Interval",
+            json!({"Name": "c", "HTTP": "http://127.0.0.1:1/"}),
+        ),
         (
             "script check while scripts are disabled",
             json!({"Name": "c", "Args": ["true"], "Interval": "10s"}),
@@ -258,7 +311,12 @@ fn bad_service_and_check_definitions_are_400() {
         assert_eq!(response.status, 400, "check {what}: {:?}", response.text());
     }
     let response = c.put("/v1/agent/service/register", "{not json");
-    assert_eq!(response.status, 400, "a body that is not JSON: {:?}", response.text());
+    assert_eq!(
+        response.status,
+        400,
+        "a body that is not JSON: {:?}",
+        response.text()
+    );
 
     assert_eq!(get_json(&mut c, "/v1/agent/services"), json!({}));
     assert_eq!(get_json(&mut c, "/v1/agent/checks"), json!({}));
@@ -277,7 +335,11 @@ fn node_maintenance_adds_and_removes_a_critical_check() {
         (passing.as_array().map(Vec::len) == Some(1)).then_some(())
     });
 
-    put_ok(&mut c, "/v1/agent/maintenance?enable=true&reason=patching", "");
+    put_ok(
+        &mut c,
+        "/v1/agent/maintenance?enable=true&reason=patching",
+        "",
+    );
     let check = agent_check(&mut c, "_node_maintenance").expect("_node_maintenance");
     assert_eq!(check["Status"], "critical");
     assert_eq!(check["Notes"], "patching");
@@ -289,9 +351,15 @@ fn node_maintenance_adds_and_removes_a_critical_check() {
 
     put_ok(&mut c, "/v1/agent/maintenance?enable=false", "");
     assert!(agent_check(&mut c, "_node_maintenance").is_none());
-    wait_for(SYNC_DEADLINE, "the maintenance check to leave the catalog", || {
-        catalog_check(&mut c, server.node(), "_node_maintenance").is_none().then_some(())
-    });
+    wait_for(
+        SYNC_DEADLINE,
+        "the maintenance check to leave the catalog",
+        || {
+            catalog_check(&mut c, server.node(), "_node_maintenance")
+                .is_none()
+                .then_some(())
+        },
+    );
 
     put_ok(&mut c, "/v1/agent/maintenance?enable=true", "");
     let check = agent_check(&mut c, "_node_maintenance").expect("_node_maintenance");
@@ -300,7 +368,12 @@ fn node_maintenance_adds_and_removes_a_critical_check() {
         "Maintenance mode is enabled for this node, but no reason was provided. This is a default message."
     );
     let response = c.put("/v1/agent/maintenance", "");
-    assert_eq!(response.status, 400, "missing enable: {:?}", response.text());
+    assert_eq!(
+        response.status,
+        400,
+        "missing enable: {:?}",
+        response.text()
+    );
     let response = c.put("/v1/agent/maintenance?enable=maybe", "");
     assert_eq!(response.status, 400, "bad enable: {:?}", response.text());
 }
@@ -311,39 +384,67 @@ fn service_maintenance_adds_and_removes_a_critical_service_check() {
     let mut c = server.client();
     register_service(&mut c, json!({"ID": "web-1", "Name": "web"}));
 
-    put_ok(&mut c, "/v1/agent/service/maintenance/web-1?enable=true&reason=deploy", "");
+    put_ok(
+        &mut c,
+        "/v1/agent/service/maintenance/web-1?enable=true&reason=deploy",
+        "",
+    );
     let check_id = "_service_maintenance:web-1";
     let check = agent_check(&mut c, check_id).expect(check_id);
     assert_eq!(check["Status"], "critical");
     assert_eq!(check["Notes"], "deploy");
     assert_eq!(check["ServiceID"], "web-1");
     assert_eq!(check["ServiceName"], "web");
-    wait_for(SYNC_DEADLINE, "the maintenance check in the catalog", || {
-        let checks = get_json(&mut c, "/v1/health/checks/web");
-        checks
-            .as_array()
-            .expect("a JSON array")
-            .iter()
-            .any(|check| check["CheckID"] == check_id && check["Status"] == "critical")
-            .then_some(())
-    });
+    wait_for(
+        SYNC_DEADLINE,
+        "the maintenance check in the catalog",
+        || {
+            let checks = get_json(&mut c, "/v1/health/checks/web");
+            checks
+                .as_array()
+                .expect("a JSON array")
+                .iter()
+                .any(|check| check["CheckID"] == check_id && check["Status"] == "critical")
+                .then_some(())
+        },
+    );
 
-    put_ok(&mut c, "/v1/agent/service/maintenance/web-1?enable=false", "");
+    put_ok(
+        &mut c,
+        "/v1/agent/service/maintenance/web-1?enable=false",
+        "",
+    );
     assert!(agent_check(&mut c, check_id).is_none());
-    wait_for(SYNC_DEADLINE, "the maintenance check to leave the catalog", || {
-        (get_json(&mut c, "/v1/health/checks/web") == json!([])).then_some(())
-    });
+    wait_for(
+        SYNC_DEADLINE,
+        "the maintenance check to leave the catalog",
+        || (get_json(&mut c, "/v1/health/checks/web") == json!([])).then_some(()),
+    );
 
-    put_ok(&mut c, "/v1/agent/service/maintenance/web-1?enable=true", "");
+    put_ok(
+        &mut c,
+        "/v1/agent/service/maintenance/web-1?enable=true",
+        "",
+    );
     let check = agent_check(&mut c, check_id).expect(check_id);
     assert_eq!(
         check["Notes"],
         "Maintenance mode is enabled for this service, but no reason was provided. This is a default message."
     );
     let response = c.put("/v1/agent/service/maintenance/nope?enable=true", "");
-    assert_eq!(response.status, 404, "unknown service: {:?}", response.text());
+    assert_eq!(
+        response.status,
+        404,
+        "unknown service: {:?}",
+        response.text()
+    );
     let response = c.put("/v1/agent/service/maintenance/web-1", "");
-    assert_eq!(response.status, 400, "missing enable: {:?}", response.text());
+    assert_eq!(
+        response.status,
+        400,
+        "missing enable: {:?}",
+        response.text()
+    );
 }
 
 #[test]
@@ -361,14 +462,29 @@ fn reload_reapplies_config_services_and_keeps_api_ones() {
     register_service(&mut c, json!({"Name": "from-api", "Check": {"TTL": "30s"}}));
     let names = |c: &mut Client| -> BTreeSet<String> {
         let services = get_json(c, "/v1/agent/services");
-        services.as_object().expect("a JSON object").keys().cloned().collect()
+        services
+            .as_object()
+            .expect("a JSON object")
+            .keys()
+            .cloned()
+            .collect()
     };
     assert_eq!(names(&mut c), set(&["from-api", "from-file"]));
 
     write_config("renamed");
     put_ok(&mut c, "/v1/agent/reload", "");
     assert_eq!(names(&mut c), set(&["from-api", "renamed"]));
-    assert!(agent_check(&mut c, "service:from-api").is_some(), "API checks survive a reload");
-    wait_for_catalog(&mut c, "from-file", "the old config service to leave", <[Value]>::is_empty);
-    wait_for_catalog(&mut c, "renamed", "the new config service to arrive", |i| i.len() == 1);
+    assert!(
+        agent_check(&mut c, "service:from-api").is_some(),
+        "API checks survive a reload"
+    );
+    wait_for_catalog(
+        &mut c,
+        "from-file",
+        "the old config service to leave",
+        <[Value]>::is_empty,
+    );
+    wait_for_catalog(&mut c, "renamed", "the new config service to arrive", |i| {
+        i.len() == 1
+    });
 }

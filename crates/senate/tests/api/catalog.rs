@@ -182,12 +182,19 @@ fn re_registering_updates_in_place() {
     register(&mut c, changed);
 
     let instances = get_array(&mut c, "/v1/catalog/service/redis");
-    assert_eq!(instances.len(), 1, "re-registering must not duplicate: {instances:?}");
+    assert_eq!(
+        instances.len(),
+        1,
+        "re-registering must not duplicate: {instances:?}"
+    );
     let after = &instances[0];
     assert_eq!(after["ServiceTags"], json!(["replica"]));
     assert_eq!(after["ServicePort"], 6380);
     assert_eq!(after["Address"], "10.1.2.99");
-    assert_eq!(after["CreateIndex"], before["CreateIndex"], "CreateIndex is kept");
+    assert_eq!(
+        after["CreateIndex"], before["CreateIndex"],
+        "CreateIndex is kept"
+    );
     assert!(
         after["ModifyIndex"].as_u64() > before["ModifyIndex"].as_u64(),
         "ModifyIndex must grow: {before} -> {after}"
@@ -219,7 +226,10 @@ fn service_id_check_id_and_status_have_defaults() {
         }),
     );
     let instance = get_array(&mut c, "/v1/catalog/service/memcached").remove(0);
-    assert_eq!(instance["ServiceID"], "memcached", "ID defaults to the name");
+    assert_eq!(
+        instance["ServiceID"], "memcached",
+        "ID defaults to the name"
+    );
 
     let checks = get_array(&mut c, "/v1/health/node/defaults");
     let mem = checks
@@ -281,7 +291,12 @@ fn invalid_registrations_are_400_and_write_nothing() {
         );
     }
     let response = c.put("/v1/catalog/register", "{not json");
-    assert_eq!(response.status, 400, "a body that is not JSON: {:?}", response.text());
+    assert_eq!(
+        response.status,
+        400,
+        "a body that is not JSON: {:?}",
+        response.text()
+    );
 
     assert_eq!(field_set(&mut c, "/v1/catalog/nodes", "Node"), nodes_before);
     assert_eq!(get_json(&mut c, "/v1/catalog/node/ghost"), Value::Null);
@@ -311,16 +326,26 @@ fn deregister_removes_a_check_a_service_or_a_whole_node() {
                "Check": {"CheckID": "node-check", "Name": "node", "Status": "passing"}}),
     );
     let check_ids = |c: &mut Client| field_set(c, "/v1/health/node/doomed", "CheckID");
-    assert_eq!(check_ids(&mut c), set(&["alpha-check", "beta-check", "node-check"]));
+    assert_eq!(
+        check_ids(&mut c),
+        set(&["alpha-check", "beta-check", "node-check"])
+    );
 
     deregister(&mut c, json!({"Node": "doomed", "CheckID": "node-check"}));
     assert_eq!(check_ids(&mut c), set(&["alpha-check", "beta-check"]));
 
     deregister(&mut c, json!({"Node": "doomed", "ServiceID": "alpha"}));
-    assert_eq!(check_ids(&mut c), set(&["beta-check"]), "the service's checks go with it");
+    assert_eq!(
+        check_ids(&mut c),
+        set(&["beta-check"]),
+        "the service's checks go with it"
+    );
     assert!(get_array(&mut c, "/v1/catalog/service/alpha").is_empty());
     let services = get_json(&mut c, "/v1/catalog/services");
-    assert!(services.get("alpha").is_none(), "alpha still listed: {services}");
+    assert!(
+        services.get("alpha").is_none(),
+        "alpha still listed: {services}"
+    );
     assert!(services.get("beta").is_some());
 
     deregister(&mut c, json!({"Node": "doomed"}));
@@ -329,7 +354,10 @@ fn deregister_removes_a_check_a_service_or_a_whole_node() {
     assert!(get_array(&mut c, "/v1/health/node/doomed").is_empty());
     assert!(!field_set(&mut c, "/v1/catalog/nodes", "Node").contains("doomed"));
 
-    let response = c.put("/v1/catalog/deregister", json!({"ServiceID": "x"}).to_string());
+    let response = c.put(
+        "/v1/catalog/deregister",
+        json!({"ServiceID": "x"}).to_string(),
+    );
     assert_eq!(response.status, 400, "missing Node: {:?}", response.text());
 }
 
@@ -369,7 +397,10 @@ fn tag_filters_need_every_tag_and_ignore_case() {
                 .iter()
                 .map(|entry| match entry["Node"].as_str() {
                     Some(node) => node.to_string(),
-                    None => entry["Node"]["Node"].as_str().expect("Node.Node").to_string(),
+                    None => entry["Node"]["Node"]
+                        .as_str()
+                        .expect("Node.Node")
+                        .to_string(),
                 })
                 .collect();
             assert_eq!(found, set(&nodes), "{path}");
@@ -384,10 +415,16 @@ fn node_meta_filters_need_every_pair() {
     register_tagged_fleet(&mut c);
     for (path, nodes) in [
         ("/v1/catalog/nodes?node-meta=env:prod", vec!["db-1", "db-2"]),
-        ("/v1/catalog/nodes?node-meta=env:prod&node-meta=rack:r1", vec!["db-1"]),
+        (
+            "/v1/catalog/nodes?node-meta=env:prod&node-meta=rack:r1",
+            vec!["db-1"],
+        ),
         ("/v1/catalog/nodes?node-meta=env:staging", vec![]),
         ("/v1/catalog/service/db?node-meta=env:dev", vec!["db-3"]),
-        ("/v1/catalog/service/db?node-meta=rack:r1", vec!["db-1", "db-3"]),
+        (
+            "/v1/catalog/service/db?node-meta=rack:r1",
+            vec!["db-1", "db-3"],
+        ),
     ] {
         assert_eq!(field_set(&mut c, path, "Node"), set(&nodes), "{path}");
     }
@@ -404,7 +441,11 @@ fn unknown_nodes_and_services_read_as_empty() {
     let server = Server::dev();
     let mut c = server.client();
     let node = c.get("/v1/catalog/node/nowhere").expect(200);
-    assert_eq!(node.json(), Value::Null, "Consul answers null for an unknown node");
+    assert_eq!(
+        node.json(),
+        Value::Null,
+        "Consul answers null for an unknown node"
+    );
     assert!(node.index() > 0);
     for path in [
         "/v1/catalog/service/nothing",
@@ -483,7 +524,12 @@ fn catalog_reads_accept_stale_and_consistent() {
         }
     }
     let response = c.get("/v1/catalog/nodes?stale&consistent");
-    assert_eq!(response.status, 400, "stale and consistent together: {:?}", response.text());
+    assert_eq!(
+        response.status,
+        400,
+        "stale and consistent together: {:?}",
+        response.text()
+    );
 }
 
 #[test]

@@ -44,7 +44,10 @@ fn agent_status(client: &mut Client, check_id: &str, status: &str) -> Value {
 fn a_ttl_check_lapses_to_critical_when_not_updated() {
     let server = Server::dev();
     let mut c = server.client();
-    register_check(&mut c, json!({"ID": "heartbeat", "Name": "Heartbeat", "TTL": "1s"}));
+    register_check(
+        &mut c,
+        json!({"ID": "heartbeat", "Name": "Heartbeat", "TTL": "1s"}),
+    );
     agent_status(&mut c, "heartbeat", "critical");
     put_ok(&mut c, "/v1/agent/check/pass/heartbeat?note=fine", "");
     let check = agent_status(&mut c, "heartbeat", "passing");
@@ -56,10 +59,15 @@ fn a_ttl_check_lapses_to_critical_when_not_updated() {
         agent_check(&mut c, "heartbeat").filter(|check| check["Status"] == "critical")
     });
     let output = lapsed["Output"].as_str().expect("Output");
-    assert!(output.starts_with("TTL expired"), "output after the TTL lapsed: {output:?}");
+    assert!(
+        output.starts_with("TTL expired"),
+        "output after the TTL lapsed: {output:?}"
+    );
     let in_catalog = wait_for_catalog_status(&server, "heartbeat", "critical");
     assert!(
-        in_catalog["Output"].as_str().is_some_and(|o| o.contains("TTL expired")),
+        in_catalog["Output"]
+            .as_str()
+            .is_some_and(|o| o.contains("TTL expired")),
         "catalog output: {in_catalog}"
     );
 }
@@ -88,8 +96,16 @@ fn ttl_updates_set_status_and_output() {
     let in_catalog = wait_for_catalog_status(&server, "manual", "warning");
     assert_eq!(in_catalog["Output"], "disk 91% full");
 
-    let response = c.put("/v1/agent/check/update/manual", json!({"Status": "sleepy"}).to_string());
-    assert_eq!(response.status, 400, "unknown status: {:?}", response.text());
+    let response = c.put(
+        "/v1/agent/check/update/manual",
+        json!({"Status": "sleepy"}).to_string(),
+    );
+    assert_eq!(
+        response.status,
+        400,
+        "unknown status: {:?}",
+        response.text()
+    );
     for path in [
         "/v1/agent/check/pass/nope",
         "/v1/agent/check/warn/nope",
@@ -97,8 +113,16 @@ fn ttl_updates_set_status_and_output() {
     ] {
         assert_eq!(c.put(path, "").status, 404, "{path}");
     }
-    let response = c.put("/v1/agent/check/update/nope", json!({"Status": "passing"}).to_string());
-    assert_eq!(response.status, 404, "update of an unknown check: {:?}", response.text());
+    let response = c.put(
+        "/v1/agent/check/update/nope",
+        json!({"Status": "passing"}).to_string(),
+    );
+    assert_eq!(
+        response.status,
+        404,
+        "update of an unknown check: {:?}",
+        response.text()
+    );
     agent_status(&mut c, "manual", "warning");
 }
 
@@ -112,17 +136,26 @@ fn script_checks_follow_exit_codes() {
         json!({"Name": "scripted", "Checks": [
             {"CheckID": "exit-0", "Args": ["sh", "-c", "echo all good; exit 0"], "Interval": "1s"},
             {"CheckID": "exit-1", "Args": ["sh", "-c", "echo degraded; exit 1"], "Interval": "1s"},
-            {"CheckID": "exit-2", "Script": "echo broken; exit 2", "Interval": "1s"}
+            {"CheckID": "exit-2", "Script": "echo broken; exit 2", "Interval": "1s",
+             "Status": "passing"}
         ]})
         .to_string(),
     );
     let passing = wait_for_catalog_status(&server, "exit-0", "passing");
     assert!(
-        passing["Output"].as_str().is_some_and(|o| o.contains("all good")),
+        passing["Output"]
+            .as_str()
+            .is_some_and(|o| o.contains("all good")),
         "the script's output is kept: {passing}"
     );
     wait_for_catalog_status(&server, "exit-1", "warning");
-    wait_for_catalog_status(&server, "exit-2", "critical");
+    let critical = wait_for_catalog_status(&server, "exit-2", "critical");
+    assert!(
+        critical["Output"]
+            .as_str()
+            .is_some_and(|o| o.contains("broken")),
+        "the failing script's output: {critical}"
+    );
     let checks = get_json(&mut c, "/v1/health/checks/scripted");
     assert_eq!(checks.as_array().map(Vec::len), Some(3), "{checks}");
     assert_eq!(agent_status(&mut c, "exit-1", "warning")["Type"], "script");
@@ -232,19 +265,24 @@ fn http_checks_follow_response_codes() {
         json!({"Name": "probed", "Checks": [
             {"CheckID": "http-200", "HTTP": target.url(200), "Interval": "1s"},
             {"CheckID": "http-429", "HTTP": target.url(429), "Interval": "1s"},
-            {"CheckID": "http-500", "HTTP": target.url(500), "Interval": "1s", "Timeout": "2s"}
+            {"CheckID": "http-500", "HTTP": target.url(500), "Interval": "1s", "Timeout": "2s",
+             "Status": "passing"}
         ]})
         .to_string(),
     );
     let passing = wait_for_catalog_status(&server, "http-200", "passing");
     assert!(
-        passing["Output"].as_str().is_some_and(|o| o.contains("status 200")),
+        passing["Output"]
+            .as_str()
+            .is_some_and(|o| o.contains("status 200")),
         "the response body is in the output: {passing}"
     );
     wait_for_catalog_status(&server, "http-429", "warning");
     let critical = wait_for_catalog_status(&server, "http-500", "critical");
     assert!(
-        critical["Output"].as_str().is_some_and(|o| o.contains("500")),
+        critical["Output"]
+            .as_str()
+            .is_some_and(|o| o.contains("500")),
         "output names the status: {critical}"
     );
     assert_eq!(agent_status(&mut c, "http-200", "passing")["Type"], "http");
@@ -271,7 +309,9 @@ fn tcp_checks_pass_on_an_open_port_and_fail_on_a_closed_one() {
     );
     let passing = wait_for_catalog_status(&server, "tcp-open", "passing");
     assert!(
-        passing["Output"].as_str().is_some_and(|o| o.contains("Success")),
+        passing["Output"]
+            .as_str()
+            .is_some_and(|o| o.contains("Success")),
         "{passing}"
     );
     wait_for_catalog_status(&server, "tcp-closed", "critical");
@@ -305,7 +345,9 @@ fn a_service_critical_too_long_is_deregistered() {
         (get_json(&mut c, "/v1/catalog/service/doomed") == json!([])).then_some(())
     });
     assert!(
-        get_json(&mut c, "/v1/agent/services").get("healthy").is_some(),
+        get_json(&mut c, "/v1/agent/services")
+            .get("healthy")
+            .is_some(),
         "a passing service stays"
     );
 }

@@ -49,7 +49,11 @@ fn register_web_fleet(client: &mut Client) {
     };
     register(
         client,
-        with(n1(), "Check", json!({"CheckID": "n1-disk", "Name": "disk", "Status": "passing"})),
+        with(
+            n1(),
+            "Check",
+            json!({"CheckID": "n1-disk", "Name": "disk", "Status": "passing"}),
+        ),
     );
     for (id, tags, status) in [
         ("web-a", json!(["v1", "blue"]), "passing"),
@@ -64,7 +68,11 @@ fn register_web_fleet(client: &mut Client) {
                                "Status": status, "ServiceID": id});
         register(client, body);
     }
-    let mut body = with(n2(), "Service", json!({"Service": "web", "Tags": ["v1"], "Port": 81}));
+    let mut body = with(
+        n2(),
+        "Service",
+        json!({"Service": "web", "Tags": ["v1"], "Port": 81}),
+    );
     body["Checks"] = json!([
         {"CheckID": "web-check", "Name": "web", "Status": "critical", "ServiceID": "web"},
         {"CheckID": "n2-new", "Name": "not run yet", "Status": "unknown"}
@@ -188,10 +196,22 @@ fn state_reads_filter_checks_by_status() {
     assert_eq!(ids_in(&mut c, "unknown"), set(&["n2-new"]));
     assert_eq!(
         ids_in(&mut c, "any"),
-        set(&["n1-disk", "web-a-check", "web-b-check", "web-check", "n2-new", "self/serfHealth"])
+        set(&[
+            "n1-disk",
+            "web-a-check",
+            "web-b-check",
+            "web-check",
+            "n2-new",
+            "self/serfHealth"
+        ])
     );
     let response = c.get("/v1/health/state/sleepy");
-    assert_eq!(response.status, 400, "an unknown state: {:?}", response.text());
+    assert_eq!(
+        response.status,
+        400,
+        "an unknown state: {:?}",
+        response.text()
+    );
 }
 
 #[test]
@@ -235,7 +255,11 @@ fn blocking_health_service_wakes_for_its_service_nodes_and_checks_only() {
         .filter(|check| check["CheckID"] == "web-check")
         .map(|check| check["Status"].clone())
         .collect();
-    assert_eq!(statuses, vec![json!("warning")], "the service check's new status");
+    assert_eq!(
+        statuses,
+        vec![json!("warning")],
+        "the service check's new status"
+    );
 
     let woken = assert_change_wakes(
         &server,
@@ -243,7 +267,11 @@ fn blocking_health_service_wakes_for_its_service_nodes_and_checks_only() {
         later(json!({"Node": "n1", "Address": "10.0.0.1",
                      "Check": {"CheckID": "n1-disk", "Name": "disk", "Status": "critical"}})),
     );
-    assert!(woken.text().contains("critical"), "node check change: {}", woken.text());
+    assert!(
+        woken.text().contains("critical"),
+        "node check change: {}",
+        woken.text()
+    );
 
     let woken = assert_change_wakes(
         &server,
@@ -323,9 +351,14 @@ fn passing_ttl_check(server: &Server, check_id: &str) {
         "/v1/agent/check/register",
         json!({"ID": check_id, "Name": check_id, "TTL": "60s", "Status": "passing"}).to_string(),
     );
-    wait_for(Duration::from_secs(10), "the TTL check in the catalog", || {
-        catalog_check(&mut c, server.node(), check_id).filter(|check| check["Status"] == "passing")
-    });
+    wait_for(
+        Duration::from_secs(10),
+        "the TTL check in the catalog",
+        || {
+            catalog_check(&mut c, server.node(), check_id)
+                .filter(|check| check["Status"] == "passing")
+        },
+    );
 }
 
 /// Creates a session tied to `serfHealth` and `check_id` and takes the lock on `key` with it.
@@ -334,7 +367,11 @@ fn lock_with_check(server: &Server, check_id: &str, behavior: &str, key: &str) -
     let body = json!({"Name": "locker", "Checks": ["serfHealth", check_id],
                       "Behavior": behavior, "LockDelay": "0s"});
     let session = create_session(&mut c, &body.to_string());
-    assert!(put_bool(&mut c, &format!("/v1/kv/{key}?acquire={session}"), "held"));
+    assert!(put_bool(
+        &mut c,
+        &format!("/v1/kv/{key}?acquire={session}"),
+        "held"
+    ));
     let entry = get_entry(&mut c, key).expect("the locked key");
     assert_eq!(entry["Session"], session.as_str());
     session
@@ -349,9 +386,11 @@ fn a_failing_check_invalidates_its_sessions_and_releases_their_locks() {
     let other = create_session(&mut c, "");
 
     put_ok(&mut c, "/v1/agent/check/fail/lock-ttl?note=down", "");
-    wait_for(Duration::from_secs(10), "the session to be invalidated", || {
-        session_info(&mut c, &session).is_empty().then_some(())
-    });
+    wait_for(
+        Duration::from_secs(10),
+        "the session to be invalidated",
+        || session_info(&mut c, &session).is_empty().then_some(()),
+    );
     let entry = get_entry(&mut c, "service/leader").expect("release keeps the key");
     assert!(
         entry.get("Session").is_none_or(Value::is_null),
@@ -372,9 +411,11 @@ fn deregistering_a_check_invalidates_its_sessions_and_deletes_their_keys() {
     let session = lock_with_check(&server, "lock-ttl", "delete", "service/ephemeral");
 
     put_ok(&mut c, "/v1/agent/check/deregister/lock-ttl", "");
-    wait_for(Duration::from_secs(10), "the session to be invalidated", || {
-        session_info(&mut c, &session).is_empty().then_some(())
-    });
+    wait_for(
+        Duration::from_secs(10),
+        "the session to be invalidated",
+        || session_info(&mut c, &session).is_empty().then_some(()),
+    );
     assert!(
         get_entry(&mut c, "service/ephemeral").is_none(),
         "Behavior delete removes the held key"

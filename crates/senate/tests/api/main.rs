@@ -1,12 +1,17 @@
 //! Integration tests of Senate's Consul-compatible HTTP API: each test starts the real `senate`
 //! binary on free loopback ports and checks its answers as a Consul client would see them.
 
+mod agent_services;
+mod anti_entropy;
 mod bad_input;
 mod blocking;
+mod catalog;
+mod checks;
 mod durability;
 mod events;
 mod harness;
 mod headers;
+mod health;
 mod http;
 mod kv;
 mod locks;
