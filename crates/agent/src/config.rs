@@ -7,6 +7,7 @@
 mod args;
 mod build;
 mod error;
+mod hcl1;
 mod keys;
 mod sources;
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! The local agent: registers services and checks (from the API and config files), runs the
 //! checks, keeps their results, persists API registrations, and hands the state to anti-entropy.
 
-use crate::checks::definition::CheckDefinition;
+use crate::checks::definition::{CheckDefinition, DefinitionError};
 use crate::checks::runner::{CheckRunner, RunnerError, StatusSink};
 use crate::checks::spec::CheckSpec;
 use crate::config::AgentConfig;
@@ -17,8 +17,6 @@ use tokio::sync::Notify;
 pub const NODE_MAINTENANCE_CHECK: &str = "_node_maintenance";
 /// The prefix of a service's maintenance-mode check ID.
 pub const SERVICE_MAINTENANCE_PREFIX: &str = "_service_maintenance:";
-const DEFAULT_MAINTENANCE_REASON: &str =
-    "Maintenance mode is enabled for this node, but no reason was provided. This is a default message.";
 
 /// Why an agent operation was refused.
 #[derive(Debug, thiserror::Error)]
@@ -70,6 +68,8 @@ pub struct LocalAgent {
     pub(crate) shared: Arc<Shared>,
     runner: CheckRunner,
     state_file: StateFile,
+    /// The `consul` service a server advertises on its own node, as Consul's servers do.
+    pub(crate) server_service: Option<ServiceInstance>,
 }
 
 impl LocalAgent {
@@ -83,6 +83,7 @@ impl LocalAgent {
         let agent = Arc::new(LocalAgent {
             state_file: StateFile::under(config.data_dir.as_deref()),
             runner: CheckRunner::new(shared.clone()),
+            server_service: config.server.then(|| server_service(&config)),
             config,
             raft,
             shared,
@@ -103,7 +104,7 @@ impl LocalAgent {
         }
         for saved in persisted.checks {
             match saved.definition {
-                Some(definition) => self.add_check(definition, true, Some(saved.check.status))?,
+                Some(definition) => self.add_check(definition, true, Some(&saved.check))?,
                 None => self.add_static_check(saved.check),
             }
         }
@@ -118,7 +119,7 @@ impl LocalAgent {
             .map(|service| Ok(ServiceDefinition::from_json(service.clone())?.into_registration()?))
             .collect::<Result<Vec<_>, AgentError>>()?;
         for check in &config.checks {
-            self.check_spec(check)?;
+            self.check_spec(check, false)?;
         }
         for registration in services {
             self.add_service(registration.service, registration.checks, false)?;
@@ -204,7 +205,7 @@ impl LocalAgent {
     ) -> Result<(), AgentError> {
         let specs = checks
             .iter()
-            .map(|definition| self.check_spec(definition))
+            .map(|definition| self.check_spec(definition, persisted))
             .collect::<Result<Vec<_>, _>>()?;
         instance.create_index = 0;
         instance.modify_index = 0;
@@ -261,27 +262,36 @@ impl LocalAgent {
 
     /// Registers (or replaces) a check from an API request.
     pub fn register_check(&self, definition: Value) -> Result<(), AgentError> {
+        if !has_name(&definition) {
+            return Err(AgentError::BadRequest("Missing check name".into()));
+        }
         self.add_check(definition, true, None)?;
         self.changed()
     }
 
-    fn check_spec(&self, definition: &Value) -> Result<CheckSpec, AgentError> {
+    /// Validates a check definition. Script checks registered through the API (`remote`) need
+    /// `enable_script_checks`; those from config files may also run with `enable_local_script_checks`.
+    fn check_spec(&self, definition: &Value, remote: bool) -> Result<CheckSpec, AgentError> {
         let parsed: CheckDefinition = senate_types::json::from_value(definition.clone())
             .map_err(|e| AgentError::BadRequest(format!("Request decode failed: {e}")))?;
         let scripts_allowed =
-            self.config.enable_script_checks || self.config.enable_local_script_checks;
-        parsed
-            .validate(scripts_allowed)
-            .map_err(|e| AgentError::BadRequest(e.to_string()))
+            self.config.enable_script_checks || (!remote && self.config.enable_local_script_checks);
+        parsed.validate(scripts_allowed).map_err(|error| match error {
+            DefinitionError::ScriptsDisabled if remote => AgentError::BadRequest(
+                "Scripts are disabled on this agent from remote calls; to enable, configure 'enable_script_checks' to true"
+                    .into(),
+            ),
+            other => AgentError::BadRequest(other.to_string()),
+        })
     }
 
     fn add_check(
         &self,
         definition: Value,
         persisted: bool,
-        restored: Option<CheckStatus>,
+        restored: Option<&HealthCheck>,
     ) -> Result<(), AgentError> {
-        let spec = self.check_spec(&definition)?;
+        let spec = self.check_spec(&definition, persisted)?;
         if let Some(service_id) = spec.service_id.as_deref().filter(|id| !id.is_empty()) {
             if !self.shared.lock().services.contains_key(service_id) {
                 return Err(AgentError::NotFound(format!(
@@ -298,12 +308,15 @@ impl LocalAgent {
         mut spec: CheckSpec,
         definition: Value,
         persisted: bool,
-        restored: Option<CheckStatus>,
+        restored: Option<&HealthCheck>,
     ) {
-        if let Some(status) = restored {
-            spec.initial_status = status;
+        if let Some(saved) = restored {
+            spec.initial_status = saved.status;
         }
-        let check = self.health_check(&spec);
+        let mut check = self.health_check(&spec);
+        if let Some(saved) = restored {
+            check.output = saved.output.clone();
+        }
         let local = LocalCheck {
             check,
             definition: Some(definition),
@@ -348,9 +361,7 @@ impl LocalAgent {
     /// Removes a check.
     pub fn deregister_check(&self, check_id: &str) -> Result<(), AgentError> {
         if !self.remove_check(check_id) {
-            return Err(AgentError::NotFound(format!(
-                "Unknown check ID \"{check_id}\""
-            )));
+            return Err(unknown_check(check_id));
         }
         self.changed()
     }
@@ -370,9 +381,7 @@ impl LocalAgent {
         self.runner
             .update_ttl(check_id, status, output)
             .map_err(|error| match error {
-                RunnerError::UnknownCheck(_) => {
-                    AgentError::NotFound(format!("Unknown check ID \"{check_id}\""))
-                }
+                RunnerError::UnknownCheck(_) => unknown_check(check_id),
                 other => AgentError::BadRequest(other.to_string()),
             })?;
         self.changed()
@@ -398,7 +407,7 @@ impl LocalAgent {
     ) -> Result<(), AgentError> {
         if !self.shared.lock().services.contains_key(service_id) {
             return Err(AgentError::NotFound(format!(
-                "No service registered with ID \"{service_id}\""
+                "Unknown service ID \"{service_id}\". Ensure that the service ID is passed, not the service name."
             )));
         }
         let check_id = format!("{SERVICE_MAINTENANCE_PREFIX}{service_id}");
@@ -436,7 +445,7 @@ impl LocalAgent {
             name: name.to_string(),
             status: CheckStatus::Critical,
             notes: if reason.is_empty() {
-                DEFAULT_MAINTENANCE_REASON.to_string()
+                default_maintenance_reason(service_id.is_some())
             } else {
                 reason.to_string()
             },
@@ -495,4 +504,41 @@ impl LocalAgent {
     pub fn shutdown(&self) {
         self.runner.stop_all();
     }
+}
+
+/// Consul's note for maintenance mode enabled without a reason.
+fn default_maintenance_reason(for_service: bool) -> String {
+    let what = if for_service { "service" } else { "node" };
+    format!("Maintenance mode is enabled for this {what}, but no reason was provided. This is a default message.")
+}
+
+/// The `consul` service every server registers on its node, on its Raft/RPC port.
+fn server_service(config: &AgentConfig) -> ServiceInstance {
+    ServiceInstance {
+        id: "consul".to_string(),
+        service: "consul".to_string(),
+        tags: Vec::new(),
+        address: String::new(),
+        meta: Default::default(),
+        port: config.ports.server.unwrap_or(8300),
+        weights: Default::default(),
+        enable_tag_override: false,
+        create_index: 0,
+        modify_index: 0,
+    }
+}
+
+fn unknown_check(check_id: &str) -> AgentError {
+    AgentError::NotFound(format!(
+        "Unknown check ID \"{check_id}\". Ensure that the check ID is passed, not the check name."
+    ))
+}
+
+/// Whether a check definition sets a non-empty `Name` (the API requires one; config files may use the ID).
+fn has_name(definition: &Value) -> bool {
+    definition.as_object().is_some_and(|fields| {
+        fields.iter().any(|(key, value)| {
+            key.eq_ignore_ascii_case("name") && value.as_str().is_some_and(|n| !n.is_empty())
+        })
+    })
 }

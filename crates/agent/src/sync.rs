@@ -107,21 +107,24 @@ impl LocalAgent {
                 Some((_, services)) => services.into_iter().map(|s| (s.id.as_str(), s)).collect(),
                 None => HashMap::new(),
             };
-        for (id, service) in &local.services {
+        let wanted_services: HashMap<&str, &ServiceInstance> = local
+            .services
+            .values()
+            .map(|s| &s.instance)
+            .chain(self.server_service.as_ref())
+            .map(|s| (s.id.as_str(), s))
+            .collect();
+        for (id, service) in &wanted_services {
             let current = catalog_services
-                .get(id.as_str())
-                .is_some_and(|c| same_service(c, &service.instance));
+                .get(id)
+                .is_some_and(|c| same_service(c, service));
             if !current {
-                commands.push(register(
-                    node.clone(),
-                    Some(service.instance.clone()),
-                    Vec::new(),
-                ));
+                commands.push(register(node.clone(), Some((*service).clone()), Vec::new()));
             }
         }
         for id in catalog_services
             .keys()
-            .filter(|id| !local.services.contains_key(**id))
+            .filter(|id| !wanted_services.contains_key(**id))
         {
             commands.push(Command::Deregister(Deregistration::Service {
                 node: node_name.clone(),

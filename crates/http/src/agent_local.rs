@@ -249,13 +249,8 @@ fn maintenance_params(uri: &Uri) -> Result<(bool, String), ApiError> {
     let params = Params::parse(uri.query());
     let enable = match params.get("enable") {
         None => return Err(ApiError::bad_request("Missing value for enable")),
-        Some("true") => true,
-        Some("false") => false,
-        Some(other) => {
-            return Err(ApiError::bad_request(format!(
-                "Invalid value for enable: {other:?}"
-            )))
-        }
+        Some(text) => parse_go_bool(text)
+            .ok_or_else(|| ApiError::bad_request(format!("Invalid value for enable: {text:?}")))?,
     };
     Ok((enable, params.get("reason").unwrap_or("").to_string()))
 }
@@ -304,4 +299,13 @@ async fn force_leave(
     Err(ApiError::not_found(format!(
         "No node found with name '{node}'"
     )))
+}
+
+/// Reads a boolean as Go's `strconv.ParseBool` does (`1`, `t`, `T`, `TRUE`, `true`, `True`, and the false forms).
+fn parse_go_bool(text: &str) -> Option<bool> {
+    match text {
+        "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
+        "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
+        _ => None,
+    }
 }

@@ -300,21 +300,17 @@ async fn service(
     let meta = node_meta_filter(&params)?;
     let tags: Vec<String> = params.all("tag").into_iter().map(str::to_string).collect();
     let topics = [Topic::Service(name.clone())];
-    let (index, instances) = query_store(&context, &options, &topics, |t| {
+    let (index, body) = query_store(&context, &options, &topics, |t| {
         let (index, instances) = t.service_instances(&name);
-        let kept = instances
+        let view = instances
             .into_iter()
             .filter(|(node, service)| meta.matches(node) && has_all_tags(&service.tags, &tags))
-            .map(|(node, service)| (node.clone(), service.clone()))
+            .map(|(node, service)| CatalogService::new(node, service))
             .collect::<Vec<_>>();
-        (index, kept)
+        (index, reply::json_bytes(&view, options.pretty))
     })
     .await?;
-    let view: Vec<CatalogService> = instances
-        .iter()
-        .map(|(n, s)| CatalogService::new(n, s))
-        .collect();
-    Ok(reply::read(&context, &options, index, &view))
+    Ok(reply::read_serialized(&context, &options, index, body))
 }
 
 #[derive(Serialize)]

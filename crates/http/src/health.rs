@@ -15,8 +15,7 @@ use axum::routing::get;
 use axum::Router;
 use senate_state::catalog::ServiceHealth;
 use senate_state::Topic;
-use senate_types::catalog::{CheckStatus, HealthCheck, Node, ServiceInstance};
-use serde::Serialize;
+use senate_types::catalog::CheckStatus;
 use std::sync::Arc;
 
 /// The health routes.
@@ -64,15 +63,6 @@ async fn service_checks(
     Ok(reply::read(&context, &options, index, &checks))
 }
 
-/// One entry of `/v1/health/service/<name>`.
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct ServiceEntry<'a> {
-    node: &'a Node,
-    service: &'a ServiceInstance,
-    checks: &'a [HealthCheck],
-}
-
 async fn service(
     State(context): State<Arc<Context>>,
     Path(name): Path<String>,
@@ -85,25 +75,18 @@ async fn service(
     let passing_only = params
         .get("passing")
         .is_some_and(|v| v != "false" && v != "0");
-    let (index, entries) = query_store(&context, &options, &[Topic::Service(name.clone())], |t| {
+    let topics = [Topic::Service(name.clone())];
+    let (index, body) = query_store(&context, &options, &topics, |t| {
         let (index, entries) = t.service_health(&name);
         let kept = entries
             .into_iter()
-            .filter(|e| meta.matches(&e.node) && has_all_tags(&e.service.tags, &tags))
+            .filter(|e| meta.matches(e.node) && has_all_tags(&e.service.tags, &tags))
             .filter(|e| !passing_only || all_passing(e))
             .collect::<Vec<_>>();
-        (index, kept)
+        (index, reply::json_bytes(&kept, options.pretty))
     })
     .await?;
-    let view: Vec<ServiceEntry> = entries
-        .iter()
-        .map(|e| ServiceEntry {
-            node: &e.node,
-            service: &e.service,
-            checks: &e.checks,
-        })
-        .collect();
-    Ok(reply::read(&context, &options, index, &view))
+    Ok(reply::read_serialized(&context, &options, index, body))
 }
 
 fn all_passing(entry: &ServiceHealth) -> bool {

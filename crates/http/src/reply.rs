@@ -73,6 +73,18 @@ pub fn read<T: Serialize>(
     (StatusCode::OK, headers, json_bytes(value, options.pretty)).into_response()
 }
 
+/// A read's answer whose JSON body was already serialized (straight from a snapshot, without copies).
+pub fn read_serialized(
+    context: &Context,
+    options: &QueryOptions,
+    index: u64,
+    body: Vec<u8>,
+) -> Response {
+    let mut headers = query_headers(context, options, index);
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    (StatusCode::OK, headers, body).into_response()
+}
+
 /// A 404 answer to a read of something missing, still carrying the query headers.
 pub fn read_not_found(context: &Context, options: &QueryOptions, index: u64) -> Response {
     (

@@ -99,6 +99,11 @@ impl ApiClient {
         })
     }
 
+    /// [`ApiClient::new`], failing with Consul's "Error connecting to Consul agent" message.
+    pub fn connect(args: &HttpArgs) -> anyhow::Result<Self> {
+        Self::new(args).map_err(|e| anyhow!("Error connecting to Consul agent: {e:#}"))
+    }
+
     /// `GET path?query`.
     pub async fn get(&self, path: &str, query: &[(&str, String)]) -> anyhow::Result<Reply> {
         self.send(Method::GET, path, query, Bytes::new()).await

@@ -6,9 +6,12 @@ use std::ffi::OsString;
 use clap::{CommandFactory, Parser, Subcommand};
 use senate_agent::config::AgentArgs;
 
+use crate::commands::catalog::CatalogCommand;
 use crate::commands::kv::KvCommand;
+use crate::commands::maint::MaintArgs;
 use crate::commands::members::MembersArgs;
 use crate::commands::operator::OperatorCommand;
+use crate::commands::services::ServicesCommand;
 
 /// Senate: a Consul-compatible service catalog and key-value store.
 #[derive(Debug, Parser)]
@@ -23,11 +26,18 @@ pub struct Cli {
 pub enum Commands {
     /// Runs a Senate agent
     Agent(Box<AgentArgs>),
+    /// Interact with the catalog
+    Catalog {
+        #[command(subcommand)]
+        command: CatalogCommand,
+    },
     /// Interact with the key-value store
     Kv {
         #[command(subcommand)]
         command: KvCommand,
     },
+    /// Controls node or service maintenance mode
+    Maint(MaintArgs),
     /// Lists the members of a Senate cluster
     Members(MembersArgs),
     /// Provides cluster-level tools for operators
@@ -35,8 +45,20 @@ pub enum Commands {
         #[command(subcommand)]
         command: OperatorCommand,
     },
+    /// Interact with services
+    Services {
+        #[command(subcommand)]
+        command: ServicesCommand,
+    },
     /// Prints the Senate version
     Version,
+}
+
+/// Parses a `key=value` flag value (such as `-meta` or `-node-meta`), split at the first `=`.
+pub fn key_value(text: &str) -> Result<(String, String), String> {
+    text.split_once('=')
+        .map(|(key, value)| (key.to_string(), value.to_string()))
+        .ok_or_else(|| format!("Missing \"=\" value in argument: {text}"))
 }
 
 /// Rewrites Consul-style arguments for clap: a known long flag written with one dash
@@ -163,6 +185,13 @@ mod tests {
         assert_eq!(normalize(&["senate", "kv", "get", "-help"])[3], "--help");
         assert_eq!(normalize(&["senate", "-version"])[1], "version");
         assert_eq!(normalize(&["senate", "-v"])[1], "version");
+    }
+
+    #[test]
+    fn key_value_splits_at_the_first_equals_sign() {
+        assert_eq!(key_value("a=b=c"), Ok(("a".into(), "b=c".into())));
+        assert_eq!(key_value("a="), Ok(("a".into(), String::new())));
+        assert!(key_value("nope").is_err());
     }
 
     #[test]

@@ -461,3 +461,284 @@ fn members_and_raft_peers_tables() {
     assert_eq!(row[3], "leader");
     assert_eq!(row[4], "true");
 }
+
+/// Reruns a client command until its stdout satisfies `ready`, for state the agent syncs to the
+/// catalog in the background; returns the last stdout.
+fn poll_cli(agent: &Agent, args: &[&str], ready: impl Fn(&str) -> bool) -> String {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let text = agent.ok(args);
+        if ready(&text) || Instant::now() > deadline {
+            return text;
+        }
+        thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The IDs `/v1/agent/services` lists, in order.
+fn agent_service_ids(agent: &Agent) -> Vec<String> {
+    let body = http_get(agent.http_port, "/v1/agent/services").unwrap_or_default();
+    let services: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(&body).unwrap_or_default();
+    services.keys().cloned().collect()
+}
+
+#[test]
+fn catalog_services_and_maint_commands_have_help() {
+    let commands: &[&[&str]] = &[
+        &["catalog"],
+        &["catalog", "datacenters"],
+        &["catalog", "nodes"],
+        &["catalog", "services"],
+        &["services"],
+        &["services", "register"],
+        &["services", "deregister"],
+        &["maint"],
+    ];
+    for command in commands {
+        for help in ["--help", "-help"] {
+            let args: Vec<&str> = command.iter().copied().chain([help]).collect();
+            let output = run(&args);
+            assert!(output.status.success(), "{args:?}: {}", stderr(&output));
+            assert!(stdout(&output).contains("Usage: senate"), "{args:?}");
+        }
+    }
+    let register_help = stdout(&run(&["services", "register", "-help"]));
+    for flag in ["--name", "--id", "--address", "--port", "--tag", "--meta"] {
+        assert!(register_help.contains(flag), "register help lacks {flag}");
+    }
+}
+
+#[test]
+fn services_and_maint_refuse_bad_flag_combinations() {
+    for (args, message) in [
+        (
+            &["services", "register"][..],
+            "Service registration requires at least one argument or flags.\n",
+        ),
+        (
+            &["services", "register", "-name=web", "web.json"][..],
+            "Service registration requires arguments or -id, not both.\n",
+        ),
+        (
+            &["services", "deregister"][..],
+            "Service deregistration requires at least one argument or -id.\n",
+        ),
+        (
+            &["maint", "-enable", "-disable"][..],
+            "Only one of -enable or -disable may be provided\n",
+        ),
+        (
+            &["maint", "-reason", "x"][..],
+            "Reason may only be provided with -enable\n",
+        ),
+        (
+            &["maint", "-service", "web"][..],
+            "Service requires either -enable or -disable\n",
+        ),
+    ] {
+        let output = run(args);
+        assert_eq!(output.status.code(), Some(1), "{args:?}");
+        assert_eq!(stderr(&output), message, "{args:?}");
+    }
+    let bad_meta = run(&["services", "register", "-name=web", "-meta", "novalue"]);
+    assert_eq!(bad_meta.status.code(), Some(1));
+    let bad_file = run(&["services", "register", "web.yaml"]);
+    assert_eq!(bad_file.status.code(), Some(1));
+    assert!(
+        stderr(&bad_file).starts_with("Error: "),
+        "{}",
+        stderr(&bad_file)
+    );
+}
+
+#[test]
+fn services_register_list_and_deregister_through_the_cli() {
+    let agent = Agent::start(&[
+        "-node",
+        "cli-catalog-node",
+        "-hcl",
+        "node_meta { rack = \"r1\" }",
+    ]);
+    assert_eq!(agent.ok(&["catalog", "datacenters"]), "dc1\n");
+
+    assert_eq!(
+        agent.ok(&[
+            "services",
+            "register",
+            "-name=web",
+            "-id",
+            "web-1",
+            "-port=8080",
+            "-address",
+            "127.0.0.1",
+            "-tag",
+            "v2",
+            "-tag=blue",
+            "-meta",
+            "version=2",
+        ]),
+        "Registered service: web\n"
+    );
+    let dir = TempDir::new("services");
+    let json = dir.file(
+        "api.json",
+        r#"{"services": [
+            {"name": "api", "id": "api-1", "port": 9000, "tags": ["v1"],
+             "meta": {"team": "core"},
+             "check": {"id": "api-ttl", "name": "API TTL", "ttl": "30s", "status": "passing"}},
+            {"Name": "db", "Port": 5432}
+        ]}"#,
+    );
+    assert_eq!(
+        agent.ok(&["services", "register", &json]),
+        "Registered service: api\nRegistered service: db\n"
+    );
+    let hcl = dir.file(
+        "cache.hcl",
+        "service {\n  name = \"cache\"\n  port = 6379\n  tags = [\"redis\"]\n  \
+         enable_tag_override = true\n  meta {\n    tier = \"hot\"\n  }\n  \
+         check {\n    id = \"cache-ttl\"\n    ttl = \"10s\"\n  }\n}\n",
+    );
+    assert_eq!(
+        agent.ok(&["services", "register", "-tag=extra", &hcl]),
+        "Registered service: cache\n"
+    );
+    assert_eq!(agent_service_ids(&agent), ["api-1", "cache", "db", "web-1"]);
+    let checks = http_get(agent.http_port, "/v1/agent/checks").unwrap();
+    let checks: serde_json::Value = serde_json::from_str(&checks).unwrap();
+    assert_eq!(checks["api-ttl"]["Status"], "passing", "{checks}");
+    assert_eq!(checks["api-ttl"]["ServiceID"], "api-1", "{checks}");
+    assert_eq!(checks["cache-ttl"]["ServiceID"], "cache", "{checks}");
+
+    let services = poll_cli(&agent, &["catalog", "services"], |text| {
+        text.lines().count() == 5
+    });
+    assert_eq!(services, "api\ncache\nconsul\ndb\nweb\n");
+    let tags = agent.ok(&["catalog", "services", "-tags"]);
+    let rows: Vec<Vec<&str>> = tags
+        .lines()
+        .map(|line| line.split_whitespace().collect())
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            vec!["api", "v1"],
+            vec!["cache", "extra,redis"],
+            vec!["consul"],
+            vec!["db"],
+            vec!["web", "blue,v2"],
+        ],
+        "{tags}"
+    );
+    assert!(tags.starts_with("api         v1\n"), "{tags:?}");
+    assert_eq!(
+        agent.ok(&["catalog", "services", "-node", "cli-catalog-node"]),
+        services
+    );
+    assert_eq!(
+        agent.ok(&["catalog", "services", "-node-meta", "rack=r1"]),
+        services
+    );
+    let nowhere = agent.cli(&["catalog", "services", "-node", "no-such-node"]);
+    assert!(nowhere.status.success());
+    assert_eq!(stdout(&nowhere), "");
+    assert_eq!(
+        stderr(&nowhere),
+        "No services match the given query - try expanding your search.\n"
+    );
+
+    let nodes = agent.ok(&["catalog", "nodes"]);
+    let lines: Vec<Vec<&str>> = nodes
+        .lines()
+        .map(|line| line.split_whitespace().collect())
+        .collect();
+    assert_eq!(lines.len(), 2, "{nodes}");
+    assert_eq!(lines[0], ["Node", "ID", "Address", "DC"]);
+    assert_eq!(lines[1][0], "cli-catalog-node");
+    assert!(!lines[1][1].contains('-'), "short ID expected: {nodes}");
+    assert_eq!(lines[1][3], "dc1");
+    let detailed = agent.ok(&["catalog", "nodes", "-detailed"]);
+    assert!(
+        detailed.starts_with("Node ")
+            && detailed.contains("TaggedAddresses")
+            && detailed.contains("Meta"),
+        "{detailed}"
+    );
+    assert!(detailed.contains("rack=r1"), "{detailed}");
+    assert!(detailed.contains("lan=127.0.0.1"), "{detailed}");
+    let providing = agent.ok(&["catalog", "nodes", "-service", "web"]);
+    assert_eq!(providing, nodes);
+    let unmatched = agent.cli(&["catalog", "nodes", "-node-meta", "rack=r2"]);
+    assert!(unmatched.status.success());
+    assert_eq!(
+        stderr(&unmatched),
+        "No nodes match the given query - try expanding your search.\n"
+    );
+
+    assert_eq!(
+        agent.ok(&["services", "deregister", "-id", "web-1"]),
+        "Deregistered service: web-1\n"
+    );
+    assert_eq!(
+        agent.ok(&["services", "deregister", &json, &hcl]),
+        "Deregistered service: api-1\nDeregistered service: db\nDeregistered service: cache\n"
+    );
+    assert!(agent_service_ids(&agent).is_empty());
+    let listed = poll_cli(&agent, &["catalog", "services"], |text| text == "consul\n");
+    assert_eq!(listed, "consul\n");
+    let again = agent.cli(&["services", "deregister", "-id", "web-1"]);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(
+        stderr(&again)
+            .starts_with("Error deregistering service \"web-1\": Unexpected response code: 404"),
+        "{}",
+        stderr(&again)
+    );
+}
+
+#[test]
+fn maint_enable_disable_and_list_through_the_cli() {
+    let agent = Agent::start(&["-node", "cli-maint-node"]);
+    agent.ok(&["services", "register", "-name", "web"]);
+    assert_eq!(agent.ok(&["maint"]), "");
+
+    assert_eq!(
+        agent.ok(&["maint", "-enable", "-reason", "kernel patch"]),
+        "Node maintenance is now enabled\n"
+    );
+    assert_eq!(
+        agent.ok(&["maint", "-enable", "-service=web", "-reason=deploy"]),
+        "Service maintenance is now enabled for \"web\"\n"
+    );
+    assert_eq!(
+        agent.ok(&["maint"]),
+        "Node:\n  Name:   cli-maint-node\n  Reason: kernel patch\n\n\
+         Service:\n  ID:     web\n  Reason: deploy\n\n"
+    );
+    let checks = http_get(agent.http_port, "/v1/agent/checks").unwrap();
+    assert!(checks.contains("_node_maintenance"), "{checks}");
+    assert!(checks.contains("_service_maintenance:web"), "{checks}");
+
+    assert_eq!(
+        agent.ok(&["maint", "-disable"]),
+        "Node maintenance is now disabled\n"
+    );
+    assert_eq!(
+        agent.ok(&["maint"]),
+        "Service:\n  ID:     web\n  Reason: deploy\n\n"
+    );
+    assert_eq!(
+        agent.ok(&["maint", "-disable", "-service", "web"]),
+        "Service maintenance is now disabled for \"web\"\n"
+    );
+    assert_eq!(agent.ok(&["maint"]), "");
+
+    let unknown = agent.cli(&["maint", "-enable", "-service", "nope"]);
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(
+        stderr(&unknown).starts_with("Error enabling service maintenance: "),
+        "{}",
+        stderr(&unknown)
+    );
+}

@@ -10,12 +10,14 @@ use senate_types::catalog::{
 };
 use std::collections::BTreeMap;
 
-/// One service instance with the node it runs on and every check bearing on its health.
-#[derive(Clone, Debug)]
-pub struct ServiceHealth {
-    pub node: Node,
-    pub service: ServiceInstance,
-    pub checks: Vec<HealthCheck>,
+/// One service instance with the node it runs on and every check bearing on its health,
+/// borrowed from one version of the tables; serializes as a `/v1/health/service` entry.
+#[derive(Clone, Debug, serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ServiceHealth<'a> {
+    pub node: &'a Node,
+    pub service: &'a ServiceInstance,
+    pub checks: Vec<&'a HealthCheck>,
 }
 
 type InstanceKey = (String, String);
@@ -99,7 +101,7 @@ impl Tables {
     }
 
     /// Every instance of one service name with its node and all checks bearing on it.
-    pub fn service_health(&self, name: &str) -> (u64, Vec<ServiceHealth>) {
+    pub fn service_health(&self, name: &str) -> (u64, Vec<ServiceHealth<'_>>) {
         let entries = self
             .instance_keys(name)
             .filter_map(|key| {
@@ -107,11 +109,10 @@ impl Tables {
                 let checks = self
                     .checks_on(&key.0)
                     .filter(|c| c.service_id.is_empty() || c.service_id == key.1)
-                    .cloned()
                     .collect();
                 Some(ServiceHealth {
-                    node: node.clone(),
-                    service: service.clone(),
+                    node,
+                    service,
                     checks,
                 })
             })

@@ -94,11 +94,18 @@ fn read_file(path: &Path) -> Result<Option<Source>, ConfigError> {
 fn parse(origin: &str, text: &str, format: Format) -> Result<Value, ConfigError> {
     let parsed = match format {
         Format::Json => serde_json::from_str(text).map_err(|e| e.to_string()),
-        Format::Hcl => hcl::from_str(text).map_err(|e| e.to_string()),
+        Format::Hcl => parse_hcl(text),
     };
     parsed.map_err(|message| ConfigError::Syntax {
         origin: origin.to_string(),
         message,
+    })
+}
+
+/// Parses HCL, accepting Consul's HCL 1 one-line objects when the text is not valid HCL 2 as it is.
+fn parse_hcl(text: &str) -> Result<Value, String> {
+    hcl::from_str(text).or_else(|error| {
+        hcl::from_str(&super::hcl1::split_object_items(text)).map_err(|_| error.to_string())
     })
 }
 

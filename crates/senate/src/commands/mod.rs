@@ -1,9 +1,12 @@
 //! The `senate` subcommands, one module each, and the dispatch from parsed arguments to them.
 
 pub mod agent;
+pub mod catalog;
 pub mod kv;
+pub mod maint;
 pub mod members;
 pub mod operator;
+pub mod services;
 mod table;
 pub mod version;
 
@@ -16,9 +19,12 @@ use crate::cli::Commands;
 pub fn run(command: Commands) -> anyhow::Result<ExitCode> {
     match command {
         Commands::Agent(args) => agent::run(&args),
+        Commands::Catalog { command } => catalog::run(command),
         Commands::Kv { command } => kv::run(command),
+        Commands::Maint(args) => maint::run(args),
         Commands::Members(args) => members::run(args),
         Commands::Operator { command } => operator::run(command),
+        Commands::Services { command } => services::run(command),
         Commands::Version => Ok(version::run()),
     }
 }
