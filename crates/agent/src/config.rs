@@ -22,6 +22,7 @@ use std::time::Duration;
 
 pub use args::{AgentArgs, ConfigPaths};
 pub use error::ConfigError;
+pub use sources::parse_hcl;
 
 /// Everything the agent needs to start, fully merged and validated.
 #[derive(Debug, Clone, PartialEq)]

@@ -2,8 +2,8 @@
 //! and separates object items with commas; hcl-rs reads HCL 2, which wants a newline between them.
 //! This rewrites such text into the HCL 2 form, leaving strings, comments and lists alone.
 
-/// Puts each attribute of an object on its own line: a comma between object items, or an
-/// attribute starting on the line where another value ended, becomes a newline.
+/// Puts each attribute of an object on its own line: braces get a newline inside them, and a comma
+/// between object items, or an attribute starting on the line where another value ended, becomes one.
 pub fn split_object_items(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 16);
     let mut brackets: Vec<char> = Vec::new();
@@ -25,8 +25,18 @@ pub fn split_object_items(text: &str) -> String {
                 copy_line(c, &mut chars, &mut out);
                 continue;
             }
-            '{' | '[' => brackets.push(c),
-            '}' | ']' => {
+            '{' => {
+                brackets.push(c);
+                out.push_str("{\n");
+                last_significant = None;
+                continue;
+            }
+            '}' => {
+                brackets.pop();
+                out.push('\n');
+            }
+            '[' => brackets.push(c),
+            ']' => {
                 brackets.pop();
             }
             ',' if brackets.last() == Some(&'{') => {
@@ -83,17 +93,18 @@ fn copy_line(first: char, chars: &mut std::iter::Peekable<std::str::Chars<'_>>, 
 #[cfg(test)]
 mod tests {
     use super::split_object_items;
+    use serde_json::Value;
 
     #[test]
-    fn splits_one_line_objects() {
-        assert_eq!(
-            split_object_items(r#"services { name = "cfg" port = 9 }"#),
-            "services { name = \"cfg\" \nport = 9 }"
-        );
-        assert_eq!(
-            split_object_items("ports { dns = -1, http = 8500 }"),
-            "ports { dns = -1\n http = 8500 }"
-        );
+    fn splits_one_line_objects_into_valid_hcl2() {
+        let parsed: Value =
+            hcl::from_str(&split_object_items(r#"services { name = "cfg" port = 9 }"#)).unwrap();
+        assert_eq!(parsed["services"]["name"], "cfg");
+        assert_eq!(parsed["services"]["port"], 9);
+        let parsed: Value =
+            hcl::from_str(&split_object_items("ports { dns = -1, http = 8500 }")).unwrap();
+        assert_eq!(parsed["ports"]["dns"], -1);
+        assert_eq!(parsed["ports"]["http"], 8500);
     }
 
     #[test]

@@ -103,7 +103,7 @@ fn parse(origin: &str, text: &str, format: Format) -> Result<Value, ConfigError>
 }
 
 /// Parses HCL, accepting Consul's HCL 1 one-line objects when the text is not valid HCL 2 as it is.
-fn parse_hcl(text: &str) -> Result<Value, String> {
+pub fn parse_hcl(text: &str) -> Result<Value, String> {
     hcl::from_str(text).or_else(|error| {
         hcl::from_str(&super::hcl1::split_object_items(text)).map_err(|_| error.to_string())
     })

@@ -237,7 +237,7 @@ fn parse_file(path: &Path) -> anyhow::Result<Value> {
     let parsed = if extension == Some("json") {
         serde_json::from_str(&text).map_err(|e| e.to_string())
     } else {
-        hcl::from_str(&text).map_err(|e| e.to_string())
+        senate_agent::config::parse_hcl(&text)
     };
     parsed.map_err(|message| anyhow!("failed to parse {}: {message}", path.display()))
 }
