@@ -7,7 +7,8 @@ use openraft::storage::LogFlushed;
 use redb::{Database, ReadableTable, TableDefinition};
 use std::io;
 use std::path::Path;
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Arc};
 use tokio::sync::oneshot;
 
 const LOG_TABLE: TableDefinition<u64, &[u8]> = TableDefinition::new("raft_log");
@@ -64,9 +65,12 @@ pub enum DurableLogError {
     WriterGone,
 }
 
-/// A handle to the writer thread.
+/// A handle to the writer thread, and to the database for reading back old entries.
 pub struct DurableLog {
     queue: mpsc::Sender<LogWrite>,
+    database: Arc<Database>,
+    /// The highest log index known to be on disk (0: none yet).
+    flushed: Arc<AtomicU64>,
 }
 
 impl DurableLog {
@@ -81,12 +85,47 @@ impl DurableLog {
             })?;
         create_tables(&database)?;
         let recovered = recover(&database)?;
+        let last_on_disk = recovered
+            .entries
+            .last()
+            .map(|(index, _)| *index)
+            .unwrap_or(0);
+        let database = Arc::new(database);
+        let flushed = Arc::new(AtomicU64::new(last_on_disk));
         let (queue, writes) = mpsc::channel();
+        let writer = Writer {
+            database: database.clone(),
+            flushed: flushed.clone(),
+        };
         std::thread::Builder::new()
             .name("raft-log-writer".into())
-            .spawn(move || write_loop(database, writes))
+            .spawn(move || writer.run(writes))
             .map_err(|e| DurableLogError::Read(redb::Error::Io(e)))?;
-        Ok((DurableLog { queue }, recovered))
+        Ok((
+            DurableLog {
+                queue,
+                database,
+                flushed,
+            },
+            recovered,
+        ))
+    }
+
+    /// The highest log index known to be on disk.
+    pub fn flushed(&self) -> u64 {
+        self.flushed.load(Ordering::Acquire)
+    }
+
+    /// Reads the entries with indexes in `[start, end)` back from disk.
+    pub fn read(&self, start: u64, end: u64) -> Result<Vec<(u64, Vec<u8>)>, redb::Error> {
+        let txn = self.database.begin_read()?;
+        let log = txn.open_table(LOG_TABLE)?;
+        let mut entries = Vec::new();
+        for row in log.range(start..end)? {
+            let (index, bytes) = row?;
+            entries.push((index.value(), bytes.value().to_vec()));
+        }
+        Ok(entries)
     }
 
     /// Queues a write; its acknowledgement comes through the write's own callback or channel.
@@ -125,21 +164,48 @@ fn recover(database: &Database) -> Result<Recovered, redb::Error> {
     })
 }
 
-fn write_loop(database: Database, writes: mpsc::Receiver<LogWrite>) {
-    while let Ok(first) = writes.recv() {
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match writes.try_recv() {
-                Ok(write) => batch.push(write),
-                Err(_) => break,
+/// The writer thread's side: the database and the flushed-index mark it advances.
+struct Writer {
+    database: Arc<Database>,
+    flushed: Arc<AtomicU64>,
+}
+
+impl Writer {
+    fn run(self, writes: mpsc::Receiver<LogWrite>) {
+        while let Ok(first) = writes.recv() {
+            let mut batch = vec![first];
+            while batch.len() < MAX_BATCH {
+                match writes.try_recv() {
+                    Ok(write) => batch.push(write),
+                    Err(_) => break,
+                }
+            }
+            let result = commit_batch(&self.database, &batch).map_err(|e| e.to_string());
+            match &result {
+                Ok(()) => self.advance_flushed(&batch),
+                Err(reason) => tracing::error!(%reason, "writing the Raft log failed"),
+            }
+            for write in batch {
+                acknowledge(write, &result);
             }
         }
-        let result = commit_batch(&database, &batch).map_err(|e| e.to_string());
-        if let Err(reason) = &result {
-            tracing::error!(%reason, "writing the Raft log failed");
-        }
+    }
+
+    /// Moves the flushed mark to the last entry the committed batch appended (or back, on truncation).
+    fn advance_flushed(&self, batch: &[LogWrite]) {
         for write in batch {
-            acknowledge(write, &result);
+            match write {
+                LogWrite::Append { entries, .. } => {
+                    if let Some((index, _)) = entries.last() {
+                        self.flushed.store(*index, Ordering::Release);
+                    }
+                }
+                LogWrite::Truncate { from, .. } => {
+                    self.flushed
+                        .store(from.saturating_sub(1), Ordering::Release);
+                }
+                _ => {}
+            }
         }
     }
 }

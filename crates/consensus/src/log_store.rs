@@ -1,4 +1,4 @@
-//! The Raft log and vote: kept in memory for fast reads, and written through to the durable
+//! The Raft log and vote: the newest entries kept in memory for fast reads, all written through to the durable
 //! log (redb) when the server has a data directory. Entries are acknowledged to Raft only
 //! after the durable log has fsynced them.
 
@@ -9,9 +9,12 @@ use openraft::{AnyError, OptionalSend, StorageIOError, Vote};
 use serde::{de::DeserializeOwned, Serialize};
 use std::collections::BTreeMap;
 use std::fmt::Debug;
-use std::ops::RangeBounds;
+use std::ops::{Bound, RangeBounds};
 use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::oneshot;
+
+/// How many of the newest entries a durable log keeps in memory; older ones are read from disk.
+const CACHED_TAIL: usize = 512;
 
 #[derive(Default)]
 struct LogCache {
@@ -19,6 +22,18 @@ struct LogCache {
     last_purged: Option<LogId>,
     vote: Option<Vote<u64>>,
     committed: Option<LogId>,
+}
+
+impl LogCache {
+    /// Drops the oldest entries beyond [`CACHED_TAIL`] that are already on disk.
+    fn evict_flushed(&mut self, flushed: u64) {
+        while self.entries.len() > CACHED_TAIL {
+            match self.entries.first_key_value() {
+                Some((index, _)) if *index <= flushed => self.entries.pop_first(),
+                _ => break,
+            };
+        }
+    }
 }
 
 /// The Raft log store; clones share the same log.
@@ -74,13 +89,43 @@ impl RaftLogReader<TypeConfig> for LogStore {
         &mut self,
         range: RB,
     ) -> Result<Vec<Entry>, StorageError> {
-        Ok(self
-            .cache()
-            .entries
-            .range(range)
-            .map(|(_, e)| e.clone())
-            .collect())
+        let (start, end) = index_bounds(&range);
+        let (first_cached, cached): (Option<u64>, Vec<Entry>) = {
+            let cache = self.cache();
+            let cached = cache.entries.range(range).map(|(_, e)| e.clone()).collect();
+            (cache.entries.keys().next().copied(), cached)
+        };
+        let Some(durable) = &self.durable else {
+            return Ok(cached);
+        };
+        let evicted_end = first_cached.unwrap_or(end).min(end);
+        if start >= evicted_end {
+            return Ok(cached);
+        }
+        let mut entries = durable
+            .read(start, evicted_end)
+            .map_err(|e| StorageIOError::read_logs(AnyError::new(&e)))?
+            .iter()
+            .map(|(_, bytes)| decode(bytes))
+            .collect::<Result<Vec<Entry>, _>>()?;
+        entries.extend(cached);
+        Ok(entries)
     }
+}
+
+/// A range of log indexes as `[start, end)`.
+fn index_bounds(range: &impl RangeBounds<u64>) -> (u64, u64) {
+    let start = match range.start_bound() {
+        Bound::Included(i) => *i,
+        Bound::Excluded(i) => i.saturating_add(1),
+        Bound::Unbounded => 0,
+    };
+    let end = match range.end_bound() {
+        Bound::Included(i) => i.saturating_add(1),
+        Bound::Excluded(i) => *i,
+        Bound::Unbounded => u64::MAX,
+    };
+    (start, end)
 }
 
 impl RaftLogStorage<TypeConfig> for LogStore {
@@ -153,6 +198,9 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             let mut cache = self.cache();
             for entry in entries {
                 cache.entries.insert(entry.log_id.index, entry);
+            }
+            if let Some(durable) = &self.durable {
+                cache.evict_flushed(durable.flushed());
             }
         }
         match &self.durable {

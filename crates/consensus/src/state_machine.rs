@@ -23,28 +23,40 @@ struct StoredSnapshot {
     data: Vec<u8>,
 }
 
-/// Where the current snapshot lives: always in memory, and in a file when durable.
+/// Where the current snapshot lives: in a file when durable (read back only when asked for,
+/// so a large snapshot does not also sit in memory), otherwise in memory.
 #[derive(Clone)]
-struct SnapshotSlot {
-    current: Arc<Mutex<Option<Arc<StoredSnapshot>>>>,
-    file: Option<PathBuf>,
+enum SnapshotSlot {
+    Memory(Arc<Mutex<Option<Arc<StoredSnapshot>>>>),
+    File(PathBuf),
 }
 
 impl SnapshotSlot {
-    fn get(&self) -> Option<Arc<StoredSnapshot>> {
-        self.current
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+    fn get(&self) -> Result<Option<Arc<StoredSnapshot>>, StorageError> {
+        match self {
+            SnapshotSlot::Memory(current) => {
+                Ok(current.lock().unwrap_or_else(|p| p.into_inner()).clone())
+            }
+            SnapshotSlot::File(file) if !file.exists() => Ok(None),
+            SnapshotSlot::File(file) => {
+                let bytes = std::fs::read(file).map_err(|e| snapshot_error(&e))?;
+                let snapshot = bincode::deserialize(&bytes).map_err(|e| snapshot_error(&e))?;
+                Ok(Some(Arc::new(snapshot)))
+            }
+        }
     }
 
     fn save(&self, snapshot: StoredSnapshot) -> Result<Arc<StoredSnapshot>, StorageError> {
-        if let Some(file) = &self.file {
-            let bytes = bincode::serialize(&snapshot).map_err(|e| snapshot_error(&e))?;
-            write_atomically(file, &bytes).map_err(|e| snapshot_error(&e))?;
-        }
         let snapshot = Arc::new(snapshot);
-        *self.current.lock().unwrap_or_else(|p| p.into_inner()) = Some(snapshot.clone());
+        match self {
+            SnapshotSlot::Memory(current) => {
+                *current.lock().unwrap_or_else(|p| p.into_inner()) = Some(snapshot.clone());
+            }
+            SnapshotSlot::File(file) => {
+                let bytes = bincode::serialize(&*snapshot).map_err(|e| snapshot_error(&e))?;
+                write_atomically(file, &bytes).map_err(|e| snapshot_error(&e))?;
+            }
+        }
         Ok(snapshot)
     }
 }
@@ -60,25 +72,18 @@ pub struct StateMachine {
 impl StateMachine {
     /// A state machine over `store`; with a snapshot file, restores the tables it holds.
     pub fn open(store: Arc<Store>, snapshot_file: Option<PathBuf>) -> Result<Self, StorageError> {
+        let snapshots = match snapshot_file {
+            Some(file) => SnapshotSlot::File(file),
+            None => SnapshotSlot::Memory(Arc::default()),
+        };
         let mut machine = StateMachine {
             store,
             last_applied: None,
             last_membership: Membership::default(),
-            snapshots: SnapshotSlot {
-                current: Arc::default(),
-                file: snapshot_file.clone(),
-            },
+            snapshots,
         };
-        if let Some(file) = snapshot_file.filter(|f| f.exists()) {
-            let bytes = std::fs::read(&file).map_err(|e| snapshot_error(&e))?;
-            let snapshot: StoredSnapshot =
-                bincode::deserialize(&bytes).map_err(|e| snapshot_error(&e))?;
+        if let Some(snapshot) = machine.snapshots.get()? {
             machine.restore(&snapshot)?;
-            *machine
-                .snapshots
-                .current
-                .lock()
-                .unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(snapshot));
         }
         Ok(machine)
     }
@@ -174,7 +179,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
     }
 
     async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot<TypeConfig>>, StorageError> {
-        Ok(self.snapshots.get().map(|s| to_openraft(&s)))
+        Ok(self.snapshots.get()?.map(|s| to_openraft(&s)))
     }
 }
 

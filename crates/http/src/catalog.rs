@@ -300,14 +300,19 @@ async fn service(
     let meta = node_meta_filter(&params)?;
     let tags: Vec<String> = params.all("tag").into_iter().map(str::to_string).collect();
     let topics = [Topic::Service(name.clone())];
+    let body_key = params.body_key(uri.path());
     let (index, body) = query_store(&context, &options, &topics, |t| {
-        let (index, instances) = t.service_instances(&name);
-        let view = instances
-            .into_iter()
-            .filter(|(node, service)| meta.matches(node) && has_all_tags(&service.tags, &tags))
-            .map(|(node, service)| CatalogService::new(node, service))
-            .collect::<Vec<_>>();
-        (index, reply::json_bytes(&view, options.pretty))
+        let index = t.service_read_index(&name);
+        let body = context.responses.get_or_render(&body_key, index, || {
+            let (_, instances) = t.service_instances(&name);
+            let view = instances
+                .into_iter()
+                .filter(|(node, service)| meta.matches(node) && has_all_tags(&service.tags, &tags))
+                .map(|(node, service)| CatalogService::new(node, service))
+                .collect::<Vec<_>>();
+            reply::json_bytes(&view, options.pretty)
+        });
+        (index, body)
     })
     .await?;
     Ok(reply::read_serialized(&context, &options, index, body))

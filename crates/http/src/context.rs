@@ -1,5 +1,6 @@
 //! What every handler shares: Raft, the state store, the agent's configuration and local state.
 
+use crate::response_cache::ResponseCache;
 use senate_agent::config::AgentConfig;
 use senate_agent::events::EventBuffer;
 use senate_agent::local_agent::LocalAgent;
@@ -15,6 +16,8 @@ pub struct Context {
     pub events: EventBuffer,
     pub session_timers: Arc<SessionTimers>,
     pub agent: Arc<LocalAgent>,
+    /// Rendered bodies of large reads, shared by clients asking the same thing at the same index.
+    pub responses: ResponseCache,
     /// Reads the configuration files again (for `/v1/agent/reload`).
     pub reload_config: ConfigLoader,
 }

@@ -76,14 +76,19 @@ async fn service(
         .get("passing")
         .is_some_and(|v| v != "false" && v != "0");
     let topics = [Topic::Service(name.clone())];
+    let body_key = params.body_key(uri.path());
     let (index, body) = query_store(&context, &options, &topics, |t| {
-        let (index, entries) = t.service_health(&name);
-        let kept = entries
-            .into_iter()
-            .filter(|e| meta.matches(e.node) && has_all_tags(&e.service.tags, &tags))
-            .filter(|e| !passing_only || all_passing(e))
-            .collect::<Vec<_>>();
-        (index, reply::json_bytes(&kept, options.pretty))
+        let index = t.service_read_index(&name);
+        let body = context.responses.get_or_render(&body_key, index, || {
+            let (_, entries) = t.service_health(&name);
+            let kept = entries
+                .into_iter()
+                .filter(|e| meta.matches(e.node) && has_all_tags(&e.service.tags, &tags))
+                .filter(|e| !passing_only || all_passing(e))
+                .collect::<Vec<_>>();
+            reply::json_bytes(&kept, options.pretty)
+        });
+        (index, body)
     })
     .await?;
     Ok(reply::read_serialized(&context, &options, index, body))

@@ -19,6 +19,7 @@ pub mod listener;
 pub mod operator;
 pub mod query;
 pub mod reply;
+pub mod response_cache;
 pub mod session;
 pub mod status;
 

@@ -45,6 +45,23 @@ impl Params {
             .collect()
     }
 
+    /// Names the body a read of `path` renders: the path and every parameter that shapes the
+    /// body (not the blocking, consistency or token ones), in a canonical order.
+    pub fn body_key(&self, path: &str) -> String {
+        const NOT_SHAPING: [&str; 6] = ["index", "wait", "stale", "consistent", "token", "dc"];
+        let mut shaping: Vec<&(String, String)> = self
+            .0
+            .iter()
+            .filter(|(k, _)| !NOT_SHAPING.contains(&k.as_str()))
+            .collect();
+        shaping.sort();
+        let mut key = path.to_string();
+        for (name, value) in shaping {
+            key.push_str(&format!("&{name}={value}"));
+        }
+        key
+    }
+
     /// A parameter parsed as an unsigned integer, with `what` naming it in the error.
     pub fn u64(&self, name: &str, what: &str) -> Result<Option<u64>, ApiError> {
         match self.get(name) {

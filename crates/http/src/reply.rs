@@ -2,6 +2,7 @@
 
 use crate::context::Context;
 use crate::query::QueryOptions;
+use axum::body::Body;
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -78,11 +79,11 @@ pub fn read_serialized(
     context: &Context,
     options: &QueryOptions,
     index: u64,
-    body: Vec<u8>,
+    body: impl Into<Body>,
 ) -> Response {
     let mut headers = query_headers(context, options, index);
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    (StatusCode::OK, headers, body).into_response()
+    (StatusCode::OK, headers, body.into()).into_response()
 }
 
 /// A 404 answer to a read of something missing, still carrying the query headers.

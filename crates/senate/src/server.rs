@@ -45,6 +45,7 @@ pub async fn run(mut config: AgentConfig, args: AgentArgs) -> anyhow::Result<()>
         events: EventBuffer::default(),
         session_timers,
         agent: agent.clone(),
+        responses: Default::default(),
         reload_config: Box::new(move || AgentConfig::load(&args).map_err(|e| e.to_string())),
     });
     tracing::info!(
