@@ -94,7 +94,7 @@ impl LocalAgent {
         let node = self.node_record();
         let mut commands = Vec::new();
         let registered = tables.node(node_name);
-        let node_current = registered.is_some_and(|n| same_node(n, &node));
+        let node_current = registered.is_some_and(|n| n.same_as(&node));
         let (_, catalog_checks) = tables.node_checks(node_name);
         let serf_current = catalog_checks
             .iter()
@@ -115,9 +115,7 @@ impl LocalAgent {
             .map(|s| (s.id.as_str(), s))
             .collect();
         for (id, service) in &wanted_services {
-            let current = catalog_services
-                .get(id)
-                .is_some_and(|c| same_service(c, service));
+            let current = catalog_services.get(id).is_some_and(|c| c.same_as(service));
             if !current {
                 commands.push(register(node.clone(), Some((*service).clone()), Vec::new()));
             }
@@ -139,7 +137,7 @@ impl LocalAgent {
             let wanted = &local_check.check;
             let push = match catalog_checks.get(id.as_str()) {
                 None => true,
-                Some(current) if !same_check_except_output(current, wanted) => true,
+                Some(current) if !current.same_except_output(wanted) => true,
                 Some(current) if current.output != wanted.output => {
                     self.output_sync_due(id, output_synced_at)
                 }
@@ -218,28 +216,4 @@ fn register(node: Node, service: Option<ServiceInstance>, checks: Vec<HealthChec
         service,
         checks,
     })
-}
-
-fn same_node(a: &Node, b: &Node) -> bool {
-    a.id == b.id
-        && a.address == b.address
-        && a.datacenter == b.datacenter
-        && a.tagged_addresses == b.tagged_addresses
-        && a.meta == b.meta
-}
-
-fn same_service(catalog: &ServiceInstance, local: &ServiceInstance) -> bool {
-    ServiceInstance {
-        create_index: 0,
-        modify_index: 0,
-        ..catalog.clone()
-    } == *local
-}
-
-fn same_check_except_output(catalog: &HealthCheck, local: &HealthCheck) -> bool {
-    catalog.status == local.status
-        && catalog.name == local.name
-        && catalog.notes == local.notes
-        && catalog.service_id == local.service_id
-        && catalog.check_type == local.check_type
 }

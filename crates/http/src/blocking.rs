@@ -52,13 +52,21 @@ pub async fn block_until_changed<T>(
     }
     let deadline = Instant::now() + options.wait + jitter(options.wait);
     loop {
+        // Read first: after a wake-up the index has usually moved, and answering at once spares
+        // thousands of woken watchers from queueing on the signal again.
+        let (index, value) = read();
+        if index > options.min_index || signals.is_empty() {
+            return (index, value);
+        }
+        drop(value);
         let mut waits: Vec<Pin<Box<Notified<'_>>>> =
             signals.iter().map(|s| Box::pin(s.notified())).collect();
         for wait in &mut waits {
             wait.as_mut().enable();
         }
+        // Read again now that the signals are armed, so a change between the two is not missed.
         let (index, value) = read();
-        if index > options.min_index || waits.is_empty() {
+        if index > options.min_index {
             return (index, value);
         }
         drop(value);

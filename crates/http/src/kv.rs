@@ -13,6 +13,7 @@ use axum::http::{HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+use bytes::Bytes;
 use senate_state::command::{KvDeleteMode, KvWriteMode};
 use senate_state::{Command, Outcome, Topic};
 use senate_types::kv::KvPairJson;
@@ -80,33 +81,33 @@ async fn read(State(context): State<Arc<Context>>, uri: Uri) -> Result<Response,
     }
     require_key(&key)?;
     let topics = [Topic::Key(key.clone())];
-    let (index, entry) = query_store(&context, &options, &topics, |t| {
+    let raw = params.has("raw");
+    let (index, body) = query_store(&context, &options, &topics, |t| {
         let (index, entry) = t.kv_get(&key);
-        (index, entry.cloned())
+        let body = entry.map(|entry| match raw {
+            true => entry.value.clone(),
+            false => Bytes::from(reply::json_bytes(&[KvPairJson(entry)], options.pretty)),
+        });
+        (index, body)
     })
     .await?;
-    let Some(entry) = entry else {
+    let Some(body) = body else {
         return Ok(reply::read_not_found(&context, &options, index));
     };
-    if params.has("raw") {
-        let mut headers = reply::query_headers(&context, &options, index);
-        headers.insert("content-type", HeaderValue::from_static("text/plain"));
-        headers.insert(
-            "x-content-type-options",
-            HeaderValue::from_static("nosniff"),
-        );
-        headers.insert(
-            "content-security-policy",
-            HeaderValue::from_static("sandbox"),
-        );
-        return Ok((StatusCode::OK, headers, entry.value).into_response());
+    if !raw {
+        return Ok(reply::read_serialized(&context, &options, index, body));
     }
-    Ok(reply::read(
-        &context,
-        &options,
-        index,
-        &[KvPairJson(&entry)],
-    ))
+    let mut headers = reply::query_headers(&context, &options, index);
+    headers.insert("content-type", HeaderValue::from_static("text/plain"));
+    headers.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        "content-security-policy",
+        HeaderValue::from_static("sandbox"),
+    );
+    Ok((StatusCode::OK, headers, body).into_response())
 }
 
 fn found_or_404<T: serde::Serialize>(

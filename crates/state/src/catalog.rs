@@ -212,7 +212,7 @@ impl Tables {
 
     fn upsert_node(&mut self, index: u64, mut node: Node, changes: &mut Changes) {
         let existing = self.nodes.get(&node.node);
-        if existing.is_some_and(|e| same_node(e, &node)) {
+        if existing.is_some_and(|e| e.same_as(&node)) {
             return;
         }
         node.create_index = existing.map(|n| n.create_index).unwrap_or(index);
@@ -233,7 +233,7 @@ impl Tables {
     ) {
         let key = (node.to_string(), service.id.clone());
         let existing = self.services.get(&key).cloned();
-        if existing.as_ref().is_some_and(|e| same_service(e, &service)) {
+        if existing.as_ref().is_some_and(|e| e.same_as(&service)) {
             return;
         }
         service.create_index = existing.as_ref().map(|s| s.create_index).unwrap_or(index);
@@ -269,7 +269,7 @@ impl Tables {
         }
         let key = (node.to_string(), check.check_id.clone());
         let existing = self.checks.get(&key);
-        if existing.is_some_and(|e| same_check(e, &check)) {
+        if existing.is_some_and(|e| e.same_as(&check)) {
             return;
         }
         check.create_index = existing.map(|c| c.create_index).unwrap_or(index);
@@ -427,36 +427,4 @@ fn range_of_node<'a, V: Clone>(
     let node = node.to_string();
     map.range((node.clone(), String::new())..)
         .take_while(move |((owner, _), _)| *owner == node)
-}
-
-fn same_node(a: &Node, b: &Node) -> bool {
-    a.id == b.id
-        && a.address == b.address
-        && a.datacenter == b.datacenter
-        && a.tagged_addresses == b.tagged_addresses
-        && a.meta == b.meta
-}
-
-fn same_service(a: &ServiceInstance, b: &ServiceInstance) -> bool {
-    ServiceInstance {
-        create_index: 0,
-        modify_index: 0,
-        ..a.clone()
-    } == ServiceInstance {
-        create_index: 0,
-        modify_index: 0,
-        ..b.clone()
-    }
-}
-
-fn same_check(a: &HealthCheck, b: &HealthCheck) -> bool {
-    HealthCheck {
-        create_index: 0,
-        modify_index: 0,
-        ..a.clone()
-    } == HealthCheck {
-        create_index: 0,
-        modify_index: 0,
-        ..b.clone()
-    }
 }

@@ -194,3 +194,51 @@ pub enum Deregistration {
     Service { node: String, service_id: String },
     Check { node: String, check_id: String },
 }
+
+impl Node {
+    /// Whether two records say the same thing, whatever Raft indexes they carry.
+    pub fn same_as(&self, other: &Node) -> bool {
+        self.id == other.id
+            && self.node == other.node
+            && self.address == other.address
+            && self.datacenter == other.datacenter
+            && self.tagged_addresses == other.tagged_addresses
+            && self.meta == other.meta
+    }
+}
+
+impl ServiceInstance {
+    /// Whether two records say the same thing, whatever Raft indexes they carry.
+    pub fn same_as(&self, other: &ServiceInstance) -> bool {
+        self.id == other.id
+            && self.service == other.service
+            && self.tags == other.tags
+            && self.address == other.address
+            && self.meta == other.meta
+            && self.port == other.port
+            && self.weights == other.weights
+            && self.enable_tag_override == other.enable_tag_override
+    }
+}
+
+impl HealthCheck {
+    /// Whether two records say the same thing, whatever Raft indexes they carry.
+    pub fn same_as(&self, other: &HealthCheck) -> bool {
+        self.same_except_output(other)
+            && self.output == other.output
+            && self.service_name == other.service_name
+            && self.service_tags == other.service_tags
+    }
+
+    /// Whether two records agree on what an agent sets — all but the output, the Raft indexes
+    /// and the service name and tags the catalog copies from the service.
+    pub fn same_except_output(&self, other: &HealthCheck) -> bool {
+        self.node == other.node
+            && self.check_id == other.check_id
+            && self.name == other.name
+            && self.status == other.status
+            && self.notes == other.notes
+            && self.service_id == other.service_id
+            && self.check_type == other.check_type
+    }
+}
