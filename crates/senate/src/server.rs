@@ -82,14 +82,25 @@ async fn start_raft(config: &AgentConfig) -> anyhow::Result<RaftNode> {
         .context("starting Raft")
 }
 
+/// The kernel's queue of connections not yet accepted; large, so bursts of new clients (many
+/// watchers connecting at once) are not dropped and left to retry after a second.
+const HTTP_ACCEPT_BACKLOG: u32 = 4096;
+
 async fn bind_http(config: &AgentConfig) -> anyhow::Result<Option<tokio::net::TcpListener>> {
     let Some(port) = config.ports.http else {
         return Ok(None);
     };
     let address = SocketAddr::new(config.client_addr, port);
-    let listener = tokio::net::TcpListener::bind(address)
-        .await
-        .with_context(|| format!("binding the HTTP API to {address}"))?;
+    let bind = || -> std::io::Result<tokio::net::TcpListener> {
+        let socket = match address {
+            SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+            SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+        };
+        socket.set_reuseaddr(true)?;
+        socket.bind(address)?;
+        socket.listen(HTTP_ACCEPT_BACKLOG)
+    };
+    let listener = bind().with_context(|| format!("binding the HTTP API to {address}"))?;
     Ok(Some(listener))
 }
 
