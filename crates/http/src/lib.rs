@@ -20,6 +20,7 @@ pub mod operator;
 pub mod query;
 pub mod reply;
 pub mod response_cache;
+pub mod serve;
 pub mod session;
 pub mod status;
 

@@ -56,10 +56,7 @@ pub async fn run(mut config: AgentConfig, args: AgentArgs) -> anyhow::Result<()>
     );
     if let Some(listener) = http {
         let listener = LimitedListener::new(listener, config.http_max_conns_per_client);
-        axum::serve(listener, senate_http::router(context))
-            .with_graceful_shutdown(shutdown_signal())
-            .await
-            .context("HTTP server failed")?;
+        senate_http::serve::serve(listener, senate_http::router(context), shutdown_signal()).await;
     } else {
         shutdown_signal().await;
     }
