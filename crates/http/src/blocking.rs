@@ -4,6 +4,8 @@
 use crate::context::Context;
 use crate::error::ApiError;
 use crate::query::{Consistency, QueryOptions};
+use crate::reply;
+use axum::response::Response;
 use senate_state::{Tables, Topic};
 use std::pin::Pin;
 use std::time::Duration;
@@ -28,6 +30,24 @@ pub async fn query_store<T>(
     };
     let signal_refs: Vec<&Notify> = signals.iter().map(|s| s.as_ref()).collect();
     Ok(block_until_changed(options, &signal_refs, || read(&store.snapshot())).await)
+}
+
+/// Answers a blocking read with JSON rendered straight from one snapshot of the tables:
+/// `render` returns the index and the value to serialize, borrowing from the tables.
+pub async fn answer_json(
+    context: &Context,
+    options: &QueryOptions,
+    topics: &[Topic],
+    render: impl Fn(&Tables, bool) -> (u64, Vec<u8>),
+) -> Result<Response, ApiError> {
+    let (index, body) =
+        query_store(context, options, topics, |t| render(t, options.pretty)).await?;
+    Ok(reply::read_serialized(context, options, index, body))
+}
+
+/// Serializes a read's `(index, value)` result for [`answer_json`].
+pub fn rendered<T: serde::Serialize>((index, value): (u64, T), pretty: bool) -> (u64, Vec<u8>) {
+    (index, reply::json_bytes(&value, pretty))
 }
 
 /// Refuses reads that need a leader when there is none, and passes the read barrier for `?consistent`.

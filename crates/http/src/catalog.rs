@@ -1,7 +1,7 @@
 //! `/v1/catalog/*`: register and deregister nodes, services and checks; list datacenters, nodes,
 //! services, one service's instances and one node's services. Reads block and filter as Consul's do.
 
-use crate::blocking::query_store;
+use crate::blocking::{answer_json, query_store, rendered};
 use crate::body::read_json;
 use crate::context::Context;
 use crate::error::ApiError;
@@ -190,33 +190,31 @@ async fn nodes(State(context): State<Arc<Context>>, uri: Uri) -> Result<Response
     let params = Params::parse(uri.query());
     let options = QueryOptions::parse(&params, &context)?;
     let meta = node_meta_filter(&params)?;
-    let (index, nodes) = query_store(&context, &options, &[Topic::Nodes], |t| {
+    answer_json(&context, &options, &[Topic::Nodes], |t, pretty| {
         let (index, nodes) = t.nodes();
-        (
-            index,
-            nodes
-                .into_iter()
-                .filter(|n| meta.matches(n))
-                .cloned()
-                .collect::<Vec<_>>(),
-        )
+        let kept: Vec<&Node> = nodes.into_iter().filter(|n| meta.matches(n)).collect();
+        rendered((index, kept), pretty)
     })
-    .await?;
-    Ok(reply::read(&context, &options, index, &nodes))
+    .await
 }
 
 async fn services(State(context): State<Arc<Context>>, uri: Uri) -> Result<Response, ApiError> {
     let params = Params::parse(uri.query());
     let options = QueryOptions::parse(&params, &context)?;
     let meta = node_meta_filter(&params)?;
-    let (index, names) = query_store(&context, &options, &[Topic::Services, Topic::Nodes], |t| {
-        if meta.is_empty() {
-            return t.service_names();
-        }
-        services_on_matching_nodes(t, &meta)
-    })
-    .await?;
-    Ok(reply::read(&context, &options, index, &names))
+    answer_json(
+        &context,
+        &options,
+        &[Topic::Services, Topic::Nodes],
+        |t, pretty| {
+            let names = match meta.is_empty() {
+                true => t.service_names(),
+                false => services_on_matching_nodes(t, &meta),
+            };
+            rendered(names, pretty)
+        },
+    )
+    .await
 }
 
 fn services_on_matching_nodes(
@@ -318,11 +316,12 @@ async fn service(
     Ok(reply::read_serialized(&context, &options, index, body))
 }
 
+/// `/v1/catalog/node/<node>`'s answer.
 #[derive(Serialize)]
 #[serde(rename_all = "PascalCase")]
-struct NodeServices {
-    node: Node,
-    services: BTreeMap<String, ServiceInstance>,
+struct NodeServices<'a> {
+    node: &'a Node,
+    services: BTreeMap<&'a str, &'a ServiceInstance>,
 }
 
 async fn node(
@@ -333,17 +332,13 @@ async fn node(
     let params = Params::parse(uri.query());
     let options = QueryOptions::parse(&params, &context)?;
     let topics = [Topic::Node(name.clone())];
-    let (index, found) = query_store(&context, &options, &topics, |t| {
+    answer_json(&context, &options, &topics, |t, pretty| {
         let (index, found) = t.node_services(&name);
         let view = found.map(|(node, services)| NodeServices {
-            node: node.clone(),
-            services: services
-                .into_iter()
-                .map(|s| (s.id.clone(), s.clone()))
-                .collect(),
+            node,
+            services: services.into_iter().map(|s| (s.id.as_str(), s)).collect(),
         });
-        (index, view)
+        rendered((index, view), pretty)
     })
-    .await?;
-    Ok(reply::read(&context, &options, index, &found))
+    .await
 }

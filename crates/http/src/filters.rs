@@ -2,7 +2,8 @@
 
 use crate::error::ApiError;
 use crate::query::Params;
-use senate_types::catalog::Node;
+use senate_state::Tables;
+use senate_types::catalog::{HealthCheck, Node};
 
 /// Node metadata every listed node must carry (`?node-meta=key:value`, repeatable).
 #[derive(Debug, Default)]
@@ -12,6 +13,21 @@ impl NodeMetaFilter {
     /// Whether the filter asks for nothing.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
+    }
+
+    /// The checks whose nodes carry every required key and value.
+    pub fn keep_checks<'a>(
+        &self,
+        tables: &Tables,
+        checks: Vec<&'a HealthCheck>,
+    ) -> Vec<&'a HealthCheck> {
+        if self.is_empty() {
+            return checks;
+        }
+        checks
+            .into_iter()
+            .filter(|c| tables.node(&c.node).is_some_and(|n| self.matches(n)))
+            .collect()
     }
 
     /// Whether `node` carries every required key and value.

@@ -1,7 +1,7 @@
 //! `/v1/health/*`: the checks of a node, of a service, in a state, and each service instance
 //! with its node and every check bearing on it (`?passing`, `?tag=`, `?node-meta=`).
 
-use crate::blocking::query_store;
+use crate::blocking::{answer_json, query_store, rendered};
 use crate::catalog::parse_status;
 use crate::context::Context;
 use crate::error::ApiError;
@@ -34,12 +34,13 @@ async fn node(
 ) -> Result<Response, ApiError> {
     let params = Params::parse(uri.query());
     let options = QueryOptions::parse(&params, &context)?;
-    let (index, checks) = query_store(&context, &options, &[Topic::Node(name.clone())], |t| {
-        let (index, checks) = t.node_checks(&name);
-        (index, checks.into_iter().cloned().collect::<Vec<_>>())
-    })
-    .await?;
-    Ok(reply::read(&context, &options, index, &checks))
+    answer_json(
+        &context,
+        &options,
+        &[Topic::Node(name.clone())],
+        |t, pretty| rendered(t.node_checks(&name), pretty),
+    )
+    .await
 }
 
 async fn service_checks(
@@ -50,17 +51,16 @@ async fn service_checks(
     let params = Params::parse(uri.query());
     let options = QueryOptions::parse(&params, &context)?;
     let meta = node_meta_filter(&params)?;
-    let (index, checks) = query_store(&context, &options, &[Topic::Service(name.clone())], |t| {
-        let (index, checks) = t.service_checks(&name);
-        let kept = checks
-            .into_iter()
-            .filter(|c| meta.is_empty() || t.node(&c.node).is_some_and(|n| meta.matches(n)))
-            .cloned()
-            .collect::<Vec<_>>();
-        (index, kept)
-    })
-    .await?;
-    Ok(reply::read(&context, &options, index, &checks))
+    answer_json(
+        &context,
+        &options,
+        &[Topic::Service(name.clone())],
+        |t, pretty| {
+            let (index, checks) = t.service_checks(&name);
+            rendered((index, meta.keep_checks(t, checks)), pretty)
+        },
+    )
+    .await
 }
 
 async fn service(
@@ -116,15 +116,9 @@ async fn state(
                 .map_err(|_| ApiError::bad_request(format!("Invalid check state: {other:?}")))?,
         ),
     };
-    let (index, checks) = query_store(&context, &options, &[Topic::Checks], |t| {
+    answer_json(&context, &options, &[Topic::Checks], |t, pretty| {
         let (index, checks) = t.checks_in_state(wanted);
-        let kept = checks
-            .into_iter()
-            .filter(|c| meta.is_empty() || t.node(&c.node).is_some_and(|n| meta.matches(n)))
-            .cloned()
-            .collect::<Vec<_>>();
-        (index, kept)
+        rendered((index, meta.keep_checks(t, checks)), pretty)
     })
-    .await?;
-    Ok(reply::read(&context, &options, index, &checks))
+    .await
 }

@@ -1,7 +1,7 @@
 //! `/v1/session/*`: create (defaults to this node, `serfHealth`, 15s lock delay), destroy, renew,
 //! and the blocking reads info, node and list.
 
-use crate::blocking::query_store;
+use crate::blocking::{answer_json, rendered};
 use crate::body::read_json;
 use crate::context::Context;
 use crate::error::ApiError;
@@ -192,12 +192,11 @@ async fn info(
 ) -> Result<Response, ApiError> {
     let params = Params::parse(uri.query());
     let options = QueryOptions::parse(&params, &context)?;
-    let (index, sessions) = query_store(&context, &options, &[Topic::Sessions], |t| {
+    answer_json(&context, &options, &[Topic::Sessions], |t, pretty| {
         let (index, session) = t.session_get(&id);
-        (index, session.into_iter().cloned().collect::<Vec<_>>())
+        rendered((index, session.into_iter().collect::<Vec<_>>()), pretty)
     })
-    .await?;
-    Ok(reply::read(&context, &options, index, &sessions))
+    .await
 }
 
 async fn by_node(
@@ -207,21 +206,17 @@ async fn by_node(
 ) -> Result<Response, ApiError> {
     let params = Params::parse(uri.query());
     let options = QueryOptions::parse(&params, &context)?;
-    let (index, sessions) = query_store(&context, &options, &[Topic::Sessions], |t| {
-        let (index, sessions) = t.session_list_by_node(&node);
-        (index, sessions.into_iter().cloned().collect::<Vec<_>>())
+    answer_json(&context, &options, &[Topic::Sessions], |t, pretty| {
+        rendered(t.session_list_by_node(&node), pretty)
     })
-    .await?;
-    Ok(reply::read(&context, &options, index, &sessions))
+    .await
 }
 
 async fn list(State(context): State<Arc<Context>>, uri: Uri) -> Result<Response, ApiError> {
     let params = Params::parse(uri.query());
     let options = QueryOptions::parse(&params, &context)?;
-    let (index, sessions) = query_store(&context, &options, &[Topic::Sessions], |t| {
-        let (index, sessions) = t.session_list();
-        (index, sessions.into_iter().cloned().collect::<Vec<_>>())
+    answer_json(&context, &options, &[Topic::Sessions], |t, pretty| {
+        rendered(t.session_list(), pretty)
     })
-    .await?;
-    Ok(reply::read(&context, &options, index, &sessions))
+    .await
 }
