@@ -13,6 +13,7 @@ pub mod context;
 pub mod error;
 pub mod event;
 pub mod filters;
+pub mod h1;
 pub mod health;
 pub mod kv;
 pub mod listener;
