@@ -69,6 +69,9 @@ struct Progress {
 struct Return {
     at: Instant,
     ok: bool,
+    /// The watcher's connection, kept open as a real watcher keeps it to poll again; closed
+    /// only after every watcher has returned, so hang-ups do not crowd the measured window.
+    connection: Option<Connection>,
 }
 
 /// How the watchers ended after the releasing PUT.
@@ -161,6 +164,7 @@ async fn watch_one(mut connection: Connection, path: Arc<str>, progress: Arc<Pro
         return Return {
             at: Instant::now(),
             ok: false,
+            connection: None,
         };
     }
     progress.parked.fetch_add(1, Ordering::Relaxed);
@@ -169,6 +173,7 @@ async fn watch_one(mut connection: Connection, path: Arc<str>, progress: Arc<Pro
     Return {
         at: Instant::now(),
         ok: matches!(response, Ok(r) if r.status == 200),
+        connection: Some(connection),
     }
 }
 
@@ -209,9 +214,14 @@ async fn collect(
 ) -> Result<Tallies> {
     let deadline = tokio::time::Instant::now() + limit;
     let mut tallies = Tallies::default();
+    let mut still_open = Vec::with_capacity(tasks.len());
     loop {
         match tokio::time::timeout_at(deadline, tasks.join_next()).await {
-            Ok(Some(joined)) => match classify(joined?) {
+            Ok(Some(joined)) => match classify({
+                let mut returned = joined?;
+                still_open.extend(returned.connection.take());
+                returned
+            }) {
                 Outcome::Early => tallies.early_returns += 1,
                 Outcome::Released => tallies.released += 1,
                 Outcome::Failed => tallies.failed += 1,
