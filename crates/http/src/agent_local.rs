@@ -10,7 +10,7 @@ use crate::query::{check_datacenter, Params};
 use crate::reply;
 use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::{StatusCode, Uri};
+use axum::http::{Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, put};
 use axum::Router;
@@ -31,9 +31,7 @@ pub fn routes() -> Router<Arc<Context>> {
         .route("/v1/agent/service/deregister/{id}", put(deregister_service))
         .route("/v1/agent/check/register", put(register_check))
         .route("/v1/agent/check/deregister/{id}", put(deregister_check))
-        .route("/v1/agent/check/pass/{id}", put(pass))
-        .route("/v1/agent/check/warn/{id}", put(warn))
-        .route("/v1/agent/check/fail/{id}", put(fail))
+        .route("/v1/agent/check/{verdict}/{id}", put(set_ttl))
         .route("/v1/agent/check/update/{id}", put(update))
         .route("/v1/agent/maintenance", put(node_maintenance))
         .route(
@@ -189,40 +187,22 @@ async fn deregister_check(
     Ok(done())
 }
 
-fn set_ttl(
-    context: &Context,
-    id: &str,
-    status: CheckStatus,
-    uri: &Uri,
+/// `PUT /v1/agent/check/pass|warn|fail/<id>?note=`: sets a TTL check's status.
+async fn set_ttl(
+    State(context): State<Arc<Context>>,
+    Path((verdict, id)): Path<(String, String)>,
+    uri: Uri,
 ) -> Result<Response, ApiError> {
+    let status = match verdict.as_str() {
+        "pass" => CheckStatus::Passing,
+        "warn" => CheckStatus::Warning,
+        "fail" => CheckStatus::Critical,
+        _ => return Err(crate::error::not_found(Method::PUT, uri).await),
+    };
     let params = Params::parse(uri.query());
     let note = params.get("note").unwrap_or("");
-    context.agent.update_ttl(id, status, note)?;
+    context.agent.update_ttl(&id, status, note)?;
     Ok(done())
-}
-
-async fn pass(
-    State(context): State<Arc<Context>>,
-    Path(id): Path<String>,
-    uri: Uri,
-) -> Result<Response, ApiError> {
-    set_ttl(&context, &id, CheckStatus::Passing, &uri)
-}
-
-async fn warn(
-    State(context): State<Arc<Context>>,
-    Path(id): Path<String>,
-    uri: Uri,
-) -> Result<Response, ApiError> {
-    set_ttl(&context, &id, CheckStatus::Warning, &uri)
-}
-
-async fn fail(
-    State(context): State<Arc<Context>>,
-    Path(id): Path<String>,
-    uri: Uri,
-) -> Result<Response, ApiError> {
-    set_ttl(&context, &id, CheckStatus::Critical, &uri)
 }
 
 /// The body of `PUT /v1/agent/check/update/<id>`.
