@@ -1,17 +1,22 @@
 //! The redb writer thread: drains every queued log write, commits them in one transaction
 //! (one fsync), and only then acknowledges each of them. This is the group commit that lets
 //! many concurrent writes share a disk flush without any being acknowledged early.
+//!
+//! Entries live in tables of [`SEGMENT_LEN`] consecutive indexes, so purging the log after a
+//! snapshot drops whole tables instead of deleting thousands of rows while appends wait.
 
 use crate::type_config::TypeConfig;
 use openraft::storage::LogFlushed;
-use redb::{Database, ReadableTable, TableDefinition};
+use redb::{Database, ReadableTable, TableDefinition, TableHandle, WriteTransaction};
 use std::io;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
 use tokio::sync::oneshot;
 
-const LOG_TABLE: TableDefinition<u64, &[u8]> = TableDefinition::new("raft_log");
+/// How many consecutive log indexes one segment table holds.
+const SEGMENT_LEN: u64 = 4096;
+const SEGMENT_PREFIX: &str = "raft_log_";
 const META_TABLE: TableDefinition<&str, &[u8]> = TableDefinition::new("raft_meta");
 const VOTE_KEY: &str = "vote";
 const COMMITTED_KEY: &str = "committed";
@@ -119,11 +124,21 @@ impl DurableLog {
     /// Reads the entries with indexes in `[start, end)` back from disk.
     pub fn read(&self, start: u64, end: u64) -> Result<Vec<(u64, Vec<u8>)>, redb::Error> {
         let txn = self.database.begin_read()?;
-        let log = txn.open_table(LOG_TABLE)?;
         let mut entries = Vec::new();
-        for row in log.range(start..end)? {
-            let (index, bytes) = row?;
-            entries.push((index.value(), bytes.value().to_vec()));
+        if start >= end {
+            return Ok(entries);
+        }
+        for segment in segment_of(start)..=segment_of(end - 1) {
+            let name = segment_name(segment);
+            let log = match txn.open_table(segment_table(&name)) {
+                Ok(log) => log,
+                Err(redb::TableError::TableDoesNotExist(_)) => continue,
+                Err(error) => return Err(error.into()),
+            };
+            for row in log.range(start..end)? {
+                let (index, bytes) = row?;
+                entries.push((index.value(), bytes.value().to_vec()));
+            }
         }
         Ok(entries)
     }
@@ -136,21 +151,46 @@ impl DurableLog {
     }
 }
 
+fn segment_of(index: u64) -> u64 {
+    index / SEGMENT_LEN
+}
+
+fn segment_name(segment: u64) -> String {
+    format!("{SEGMENT_PREFIX}{segment:016x}")
+}
+
+fn segment_table(name: &str) -> TableDefinition<'_, u64, &'static [u8]> {
+    TableDefinition::new(name)
+}
+
+/// The segment numbers of every log table, in order.
+fn segments(names: impl Iterator<Item = String>) -> Vec<u64> {
+    let mut found: Vec<u64> = names
+        .filter_map(|name| u64::from_str_radix(name.strip_prefix(SEGMENT_PREFIX)?, 16).ok())
+        .collect();
+    found.sort_unstable();
+    found
+}
+
 fn create_tables(database: &Database) -> Result<(), redb::Error> {
     let txn = database.begin_write()?;
-    txn.open_table(LOG_TABLE)?;
     txn.open_table(META_TABLE)?;
     txn.commit()?;
     Ok(())
 }
 
+/// Reads back every entry still on disk; the caller skips those at or below the last purge
+/// (a purge drops only whole segments, so the oldest segment may hold a few purged entries).
 fn recover(database: &Database) -> Result<Recovered, redb::Error> {
     let txn = database.begin_read()?;
-    let log = txn.open_table(LOG_TABLE)?;
     let mut entries = Vec::new();
-    for row in log.iter()? {
-        let (index, bytes) = row?;
-        entries.push((index.value(), bytes.value().to_vec()));
+    for segment in segments(txn.list_tables()?.map(|t| t.name().to_string())) {
+        let name = segment_name(segment);
+        let log = txn.open_table(segment_table(&name))?;
+        for row in log.iter()? {
+            let (index, bytes) = row?;
+            entries.push((index.value(), bytes.value().to_vec()));
+        }
     }
     let meta = txn.open_table(META_TABLE)?;
     let read_meta = |key: &str| -> Result<Option<Vec<u8>>, redb::Error> {
@@ -212,35 +252,61 @@ impl Writer {
 
 fn commit_batch(database: &Database, batch: &[LogWrite]) -> Result<(), redb::Error> {
     let txn = database.begin_write()?;
-    {
-        let mut log = txn.open_table(LOG_TABLE)?;
-        let mut meta = txn.open_table(META_TABLE)?;
-        for write in batch {
-            match write {
-                LogWrite::Append { entries, .. } => {
-                    for (index, bytes) in entries {
-                        log.insert(*index, bytes.as_slice())?;
-                    }
-                }
-                LogWrite::SaveVote { vote, .. } => {
-                    meta.insert(VOTE_KEY, vote.as_slice())?;
-                }
-                LogWrite::SaveCommitted { committed } => {
-                    meta.insert(COMMITTED_KEY, committed.as_slice())?;
-                }
-                LogWrite::Truncate { from, .. } => {
-                    log.retain_in(*from.., |_, _| false)?;
-                }
-                LogWrite::Purge {
-                    up_to, last_purged, ..
-                } => {
-                    log.retain_in(..=*up_to, |_, _| false)?;
-                    meta.insert(LAST_PURGED_KEY, last_purged.as_slice())?;
-                }
+    for write in batch {
+        match write {
+            LogWrite::Append { entries, .. } => append(&txn, entries)?,
+            LogWrite::SaveVote { vote, .. } => save_meta(&txn, VOTE_KEY, vote)?,
+            LogWrite::SaveCommitted { committed } => save_meta(&txn, COMMITTED_KEY, committed)?,
+            LogWrite::Truncate { from, .. } => truncate(&txn, *from)?,
+            LogWrite::Purge {
+                up_to, last_purged, ..
+            } => {
+                drop_segments_up_to(&txn, *up_to)?;
+                save_meta(&txn, LAST_PURGED_KEY, last_purged)?;
             }
         }
     }
     txn.commit()?;
+    Ok(())
+}
+
+fn save_meta(txn: &WriteTransaction, key: &str, value: &[u8]) -> Result<(), redb::Error> {
+    txn.open_table(META_TABLE)?.insert(key, value)?;
+    Ok(())
+}
+
+fn append(txn: &WriteTransaction, entries: &[(u64, Vec<u8>)]) -> Result<(), redb::Error> {
+    for run in entries.chunk_by(|(a, _), (b, _)| segment_of(*a) == segment_of(*b)) {
+        let name = segment_name(segment_of(run[0].0));
+        let mut log = txn.open_table(segment_table(&name))?;
+        for (index, bytes) in run {
+            log.insert(*index, bytes.as_slice())?;
+        }
+    }
+    Ok(())
+}
+
+/// Removes the entries from `from` on: the tail of its segment, and every later segment.
+fn truncate(txn: &WriteTransaction, from: u64) -> Result<(), redb::Error> {
+    for segment in segments(txn.list_tables()?.map(|t| t.name().to_string())) {
+        let name = segment_name(segment);
+        if segment > segment_of(from) {
+            txn.delete_table(segment_table(&name))?;
+        } else if segment == segment_of(from) {
+            txn.open_table(segment_table(&name))?
+                .retain_in(from.., |_, _| false)?;
+        }
+    }
+    Ok(())
+}
+
+/// Drops every segment whose entries are all at or below `up_to`.
+fn drop_segments_up_to(txn: &WriteTransaction, up_to: u64) -> Result<(), redb::Error> {
+    for segment in segments(txn.list_tables()?.map(|t| t.name().to_string())) {
+        if (segment + 1) * SEGMENT_LEN - 1 <= up_to {
+            txn.delete_table(segment_table(&segment_name(segment)))?;
+        }
+    }
     Ok(())
 }
 

@@ -51,13 +51,18 @@ impl LogStore {
 
     /// A log written through to `durable`, starting from what it recovered.
     pub fn durable(durable: DurableLog, recovered: Recovered) -> Result<Self, StorageError> {
-        let mut cache = LogCache::default();
+        let mut cache = LogCache {
+            vote: recovered.vote.as_deref().map(decode).transpose()?,
+            committed: recovered.committed.as_deref().map(decode).transpose()?,
+            last_purged: recovered.last_purged.as_deref().map(decode).transpose()?,
+            ..LogCache::default()
+        };
+        let purged_up_to = cache.last_purged.map(|log_id: LogId| log_id.index);
         for (index, bytes) in recovered.entries {
-            cache.entries.insert(index, decode(&bytes)?);
+            if purged_up_to.is_none_or(|purged| index > purged) {
+                cache.entries.insert(index, decode(&bytes)?);
+            }
         }
-        cache.vote = recovered.vote.as_deref().map(decode).transpose()?;
-        cache.committed = recovered.committed.as_deref().map(decode).transpose()?;
-        cache.last_purged = recovered.last_purged.as_deref().map(decode).transpose()?;
         Ok(LogStore {
             cache: Arc::new(Mutex::new(cache)),
             durable: Some(Arc::new(durable)),
