@@ -17,38 +17,56 @@ const TOMBSTONE_REAP_INTERVAL: Duration = Duration::from_secs(15 * 60);
 /// Deadlines of sessions with a TTL, on the leader.
 #[derive(Default)]
 pub struct SessionTimers {
-    deadlines: Mutex<HashMap<String, Instant>>,
+    state: Mutex<Timers>,
+}
+
+#[derive(Default)]
+struct Timers {
+    deadlines: HashMap<String, Instant>,
+    /// The session-table index the deadlines were last matched against (`None`: never, on this term).
+    reconciled_at: Option<u64>,
 }
 
 impl SessionTimers {
     /// Starts (or restarts) a session's timer for `ttl`.
     pub fn reset(&self, id: &str, ttl: Duration) {
         let deadline = Instant::now() + ttl * TTL_GRACE_MULTIPLIER;
-        self.lock().insert(id.to_string(), deadline);
+        self.lock().deadlines.insert(id.to_string(), deadline);
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Instant>> {
-        self.deadlines.lock().unwrap_or_else(|p| p.into_inner())
+    fn lock(&self) -> std::sync::MutexGuard<'_, Timers> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Arms timers for TTL sessions that have none (after a restart or a change of leader),
-    /// drops timers of sessions that are gone, and returns the sessions whose time is up.
+    /// Forgets every timer (this server is no longer leader).
+    fn clear(&self) {
+        *self.lock() = Timers::default();
+    }
+
+    /// Returns the sessions whose time is up. When the session table changed since the last
+    /// call, first arms timers for TTL sessions that have none (after a restart or a change of
+    /// leader) and drops timers of sessions that are gone.
     fn expired(&self, node: &RaftNode) -> Vec<String> {
         let tables = node.store().snapshot();
-        let (_, sessions) = tables.session_list();
+        let (index, sessions) = tables.session_list();
         let now = Instant::now();
-        let mut deadlines = self.lock();
-        deadlines.retain(|id, _| tables.session_exists(id));
-        for session in sessions {
-            if let Ok(ttl) = duration::parse(&session.ttl) {
-                if !ttl.is_zero() {
-                    deadlines
-                        .entry(session.id.clone())
-                        .or_insert(now + ttl * TTL_GRACE_MULTIPLIER);
+        let mut timers = self.lock();
+        if timers.reconciled_at != Some(index) {
+            timers.reconciled_at = Some(index);
+            timers.deadlines.retain(|id, _| tables.session_exists(id));
+            for session in sessions {
+                if let Ok(ttl) = duration::parse(&session.ttl) {
+                    if !ttl.is_zero() {
+                        timers
+                            .deadlines
+                            .entry(session.id.clone())
+                            .or_insert(now + ttl * TTL_GRACE_MULTIPLIER);
+                    }
                 }
             }
         }
-        deadlines
+        timers
+            .deadlines
             .iter()
             .filter(|(_, deadline)| **deadline <= now)
             .map(|(id, _)| id.clone())
@@ -64,12 +82,12 @@ pub async fn run(node: Arc<RaftNode>, timers: Arc<SessionTimers>) {
     loop {
         ticker.tick().await;
         if !node.is_leader() {
-            timers.lock().clear();
+            timers.clear();
             continue;
         }
         for id in timers.expired(&node) {
+            // The timer stays until the session is gone, so a failed invalidation is retried.
             tracing::info!(session = %id, "session TTL expired; invalidating it");
-            timers.lock().remove(&id);
             if let Err(error) = node
                 .propose(Command::SessionDestroy { id: id.clone() })
                 .await

@@ -134,20 +134,19 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         I: IntoIterator<Item = Entry> + openraft::OptionalSend,
         I::IntoIter: openraft::OptionalSend,
     {
-        let entries: Vec<Entry> = entries.into_iter().collect();
-        for entry in &entries {
+        let mut commands = Vec::new();
+        for entry in entries {
             self.last_applied = Some(entry.log_id);
-            if let EntryPayload::Membership(membership) = &entry.payload {
-                self.last_membership = Membership::new(Some(entry.log_id), membership.clone());
-            }
-        }
-        let commands = entries.iter().map(|entry| {
-            let command = match &entry.payload {
+            let command = match entry.payload {
                 EntryPayload::Normal(command) => Some(command),
-                _ => None,
+                EntryPayload::Membership(membership) => {
+                    self.last_membership = Membership::new(Some(entry.log_id), membership);
+                    None
+                }
+                EntryPayload::Blank => None,
             };
-            (entry.log_id.index, command)
-        });
+            commands.push((entry.log_id.index, command));
+        }
         Ok(self.store.apply_batch(commands))
     }
 

@@ -6,7 +6,6 @@ use crate::body::read_json;
 use crate::context::Context;
 use crate::error::ApiError;
 use crate::filters::{has_all_tags, node_meta_filter, NodeMetaFilter};
-use crate::kv::answer;
 use crate::query::{check_datacenter, Params, QueryOptions};
 use crate::reply;
 use axum::body::Body;
@@ -49,7 +48,7 @@ async fn register(
         .raft
         .propose(Command::Register(registration))
         .await?;
-    answer(outcome, params.has("pretty"))
+    reply::outcome(outcome, params.has("pretty"))
 }
 
 /// Validates a catalog registration and fills in Consul's defaults.
@@ -175,7 +174,7 @@ async fn deregister(
         .raft
         .propose(Command::Deregister(deregistration))
         .await?;
-    answer(outcome, params.has("pretty"))
+    reply::outcome(outcome, params.has("pretty"))
 }
 
 async fn datacenters(State(context): State<Arc<Context>>, uri: Uri) -> Result<Response, ApiError> {

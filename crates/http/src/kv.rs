@@ -15,7 +15,7 @@ use axum::routing::get;
 use axum::Router;
 use bytes::Bytes;
 use senate_state::command::{KvDeleteMode, KvWriteMode};
-use senate_state::{Command, Outcome, Topic};
+use senate_state::{Command, Topic};
 use senate_types::kv::KvPairJson;
 use std::sync::Arc;
 
@@ -187,7 +187,7 @@ async fn write(
             mode,
         })
         .await?;
-    answer(outcome, params.has("pretty"))
+    reply::outcome(outcome, params.has("pretty"))
 }
 
 async fn delete(State(context): State<Arc<Context>>, uri: Uri) -> Result<Response, ApiError> {
@@ -212,15 +212,5 @@ async fn delete(State(context): State<Arc<Context>>, uri: Uri) -> Result<Respons
         .raft
         .propose(Command::KvDelete { key, mode })
         .await?;
-    answer(outcome, params.has("pretty"))
-}
-
-/// Turns a command's outcome into Consul's `true`/`false` answer, or a 400 for a refused command.
-pub fn answer(outcome: Outcome, pretty: bool) -> Result<Response, ApiError> {
-    match outcome {
-        Outcome::Applied(applied) => Ok(reply::json(&applied, pretty)),
-        Outcome::Done => Ok(reply::json(&true, pretty)),
-        Outcome::Rejected(reason) => Err(ApiError::bad_request(reason)),
-        Outcome::Batch(_) => Err(ApiError::internal("unexpected batch outcome")),
-    }
+    reply::outcome(outcome, params.has("pretty"))
 }

@@ -1,11 +1,13 @@
 //! Successful answers: JSON (compact, or indented with `?pretty`) plus Consul's query headers.
 
 use crate::context::Context;
+use crate::error::ApiError;
 use crate::query::QueryOptions;
 use axum::body::Body;
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use senate_state::Outcome;
 use serde::Serialize;
 
 /// Serializes `value` as Consul does: compact, or indented by four spaces with `?pretty`.
@@ -93,4 +95,14 @@ pub fn read_not_found(context: &Context, options: &QueryOptions, index: u64) -> 
         query_headers(context, options, index),
     )
         .into_response()
+}
+
+/// Answers a write with its command's outcome: Consul's `true`/`false`, or a 400 for a refused command.
+pub fn outcome(outcome: Outcome, pretty: bool) -> Result<Response, ApiError> {
+    match outcome {
+        Outcome::Applied(applied) => Ok(json(&applied, pretty)),
+        Outcome::Done => Ok(json(&true, pretty)),
+        Outcome::Rejected(reason) => Err(ApiError::bad_request(reason)),
+        Outcome::Batch(_) => Err(ApiError::internal("unexpected batch outcome")),
+    }
 }

@@ -5,7 +5,6 @@ use crate::blocking::{answer_json, rendered};
 use crate::body::read_json;
 use crate::context::Context;
 use crate::error::ApiError;
-use crate::kv::answer;
 use crate::query::{check_datacenter, parse_duration, Params, QueryOptions};
 use crate::reply;
 use axum::body::Body;
@@ -48,7 +47,7 @@ async fn create(
     let request: SessionCreateRequest = read_json(body).await?;
     let session = build_session(request, &context.config.node_name)?;
     let (id, ttl) = (session.id.clone(), session.ttl.clone());
-    answer(
+    reply::outcome(
         context
             .raft
             .propose(Command::SessionCreate(session))
@@ -164,7 +163,7 @@ async fn destroy(
     let params = Params::parse(uri.query());
     check_datacenter(&params, &context)?;
     let outcome = context.raft.propose(Command::SessionDestroy { id }).await?;
-    answer(outcome, params.has("pretty"))
+    reply::outcome(outcome, params.has("pretty"))
 }
 
 async fn renew(

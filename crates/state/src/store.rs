@@ -31,9 +31,9 @@ impl Store {
 
     /// Applies entries in log order as one new version; `None` marks an entry with no command
     /// (a blank or membership entry), which only advances the applied index.
-    pub fn apply_batch<'a>(
+    pub fn apply_batch(
         &self,
-        entries: impl IntoIterator<Item = (u64, Option<&'a Command>)>,
+        entries: impl IntoIterator<Item = (u64, Option<Command>)>,
     ) -> Vec<Outcome> {
         let mut tables = Tables::clone(&self.current.load());
         let mut changes = Changes::default();
@@ -42,7 +42,7 @@ impl Store {
             .map(|(index, command)| {
                 tables.applied_index = index;
                 match command {
-                    Some(command) => tables.apply(index, command.clone(), &mut changes),
+                    Some(command) => tables.apply(index, command, &mut changes),
                     None => Outcome::Done,
                 }
             })
