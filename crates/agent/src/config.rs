@@ -94,6 +94,8 @@ pub struct AgentConfig {
     pub retry_join: Vec<String>,
     /// `retry_interval`: the wait between `retry_join` attempts.
     pub retry_interval: Duration,
+    /// `retry_max` (`-retry-max`): how many `retry_join` attempts before giving up; 0 is forever.
+    pub retry_max: u32,
     /// `ui_config.enabled` (`-ui`, legacy `ui`): whether the web UI was asked for.
     pub ui: bool,
     /// `encrypt`: the gossip encryption key, if configured.

@@ -7,8 +7,7 @@ use crate::local_agent::LocalAgent;
 use crate::member::advertise_ip;
 use senate_state::{Command, Tables, Topic};
 use senate_types::catalog::{
-    CheckStatus, Deregistration, HealthCheck, Node, Registration, ServiceInstance,
-    SERF_HEALTH_CHECK,
+    Deregistration, HealthCheck, Node, Registration, ServiceInstance, SERF_HEALTH_CHECK,
 };
 use std::collections::HashMap;
 use std::sync::Weak;
@@ -30,14 +29,14 @@ pub(crate) async fn run(agent: Weak<LocalAgent>) {
         strong.reap_critical_services();
         let shared = strong.shared.clone();
         let catalog_signal = strong
-            .raft
+            .cluster
             .store()
             .subscribe(&Topic::Node(strong.config.node_name.clone()));
         let catalog_changed = catalog_signal.notified();
         let local_changed = shared.sync_needed.notified();
         tokio::pin!(catalog_changed, local_changed);
         catalog_changed.as_mut().enable();
-        let synced = match strong.raft.is_leader() {
+        let synced = match strong.cluster.leadership().leader.is_some() {
             true => strong.sync_once(&mut output_synced_at).await,
             false => Ok(()),
         };
@@ -62,9 +61,9 @@ impl LocalAgent {
     pub(crate) async fn sync_once(
         &self,
         output_synced_at: &mut HashMap<String, Instant>,
-    ) -> Result<(), senate_consensus::ConsensusError> {
+    ) -> Result<(), senate_cluster::ClusterError> {
         let local = self.shared.lock().clone();
-        let tables = self.raft.store().snapshot();
+        let tables = self.cluster.store().snapshot();
         let commands = self.plan(&tables, &local, output_synced_at);
         if commands.is_empty() {
             return Ok(());
@@ -73,14 +72,14 @@ impl LocalAgent {
             changes = commands.len(),
             "anti-entropy syncing this node to the catalog"
         );
-        self.raft
-            .propose(Command::Batch(commands))
+        self.cluster
+            .write(Command::Batch(commands))
             .await
             .map(|_| ())
     }
 
     /// Brings the catalog in line with this agent now (used at start-up, once Raft has a leader).
-    pub async fn sync_now(&self) -> Result<(), senate_consensus::ConsensusError> {
+    pub async fn sync_now(&self) -> Result<(), senate_cluster::ClusterError> {
         self.sync_once(&mut HashMap::new()).await
     }
 
@@ -96,11 +95,15 @@ impl LocalAgent {
         let registered = tables.node(node_name);
         let node_current = registered.is_some_and(|n| n.same_as(&node));
         let (_, catalog_checks) = tables.node_checks(node_name);
-        let serf_current = catalog_checks
+        // The leader owns serfHealth from gossip; the agent only seeds it for a new node.
+        let has_serf_health = catalog_checks
             .iter()
-            .any(|c| c.check_id == SERF_HEALTH_CHECK && c.status == CheckStatus::Passing);
-        if !node_current || !serf_current {
-            commands.push(register(node.clone(), None, vec![self.serf_health()]));
+            .any(|c| c.check_id == SERF_HEALTH_CHECK);
+        if !has_serf_health {
+            let check = HealthCheck::serf_health(node_name, true);
+            commands.push(register(node.clone(), None, vec![check]));
+        } else if !node_current {
+            commands.push(register(node.clone(), None, Vec::new()));
         }
         let catalog_services: HashMap<&str, &ServiceInstance> =
             match tables.node_services(node_name).1 {
@@ -185,24 +188,6 @@ impl LocalAgent {
             datacenter: config.datacenter.clone(),
             tagged_addresses,
             meta,
-            create_index: 0,
-            modify_index: 0,
-        }
-    }
-
-    /// The passing `serfHealth` check the leader keeps for every live member.
-    fn serf_health(&self) -> HealthCheck {
-        HealthCheck {
-            node: self.config.node_name.clone(),
-            check_id: SERF_HEALTH_CHECK.to_string(),
-            name: "Serf Health Status".to_string(),
-            status: CheckStatus::Passing,
-            notes: String::new(),
-            output: "Agent alive and reachable".to_string(),
-            service_id: String::new(),
-            service_name: String::new(),
-            service_tags: Vec::new(),
-            check_type: String::new(),
             create_index: 0,
             modify_index: 0,
         }

@@ -3,7 +3,7 @@
 //! after the durable log has fsynced them.
 
 use crate::durable_log::{DurableLog, LogWrite, Recovered};
-use crate::type_config::{Entry, LogId, StorageError, TypeConfig};
+use crate::type_config::{Entry, LogId, StorageError, TypeConfig, STORAGE_FORMAT_VERSION};
 use openraft::storage::{LogFlushed, LogState, RaftLogReader, RaftLogStorage};
 use openraft::{AnyError, OptionalSend, StorageIOError, Vote};
 use serde::{de::DeserializeOwned, Serialize};
@@ -246,12 +246,27 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 }
 
+/// Encodes a stored value: the storage format version, then the value.
 fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StorageError> {
-    bincode::serialize(value).map_err(write_error)
+    let mut bytes = vec![STORAGE_FORMAT_VERSION];
+    bincode::serialize_into(&mut bytes, value).map_err(write_error)?;
+    Ok(bytes)
 }
 
+/// Decodes what [`encode`] wrote, refusing a format this release does not know.
 fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StorageError> {
-    bincode::deserialize(bytes).map_err(|e| StorageIOError::read_logs(AnyError::new(&e)).into())
+    let read_error = |reason: String| -> StorageError {
+        StorageIOError::read_logs(AnyError::new(&std::io::Error::other(reason))).into()
+    };
+    match bytes.split_first() {
+        Some((&STORAGE_FORMAT_VERSION, value)) => {
+            bincode::deserialize(value).map_err(|e| read_error(e.to_string()))
+        }
+        Some((version, _)) => Err(read_error(format!(
+            "the Raft log holds an entry in storage format {version}; this release reads format {STORAGE_FORMAT_VERSION}"
+        ))),
+        None => Err(read_error("the Raft log holds an empty record".into())),
+    }
 }
 
 fn write_error(error: impl std::fmt::Display) -> StorageError {

@@ -1,63 +1,140 @@
-//! The Raft peer transport. Senate runs single-server clusters for now, so every peer is unreachable.
+//! Raft between servers over the server RPC port: the client side (openraft's network traits,
+//! one pooled multiplexed connection per peer) and the server side (answering a peer's vote,
+//! append-entries and snapshot-chunk requests). Messages are bincode, tagged by RPC kind.
 
-use crate::type_config::TypeConfig;
-use openraft::error::{InstallSnapshotError, RPCError, RaftError, Unreachable};
+use crate::type_config::{ServerNode, TypeConfig};
+use bytes::Bytes;
+use openraft::error::{
+    InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Unreachable,
+};
 use openraft::network::{RPCOption, RaftNetwork, RaftNetworkFactory};
 use openraft::raft::{
     AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
     VoteRequest, VoteResponse,
 };
-use openraft::BasicNode;
+use openraft::Raft;
+use senate_rpc::{Kind, RpcClient, RpcError};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 
-/// Hands out connections to peers; with no peer transport yet, each one fails at once.
-#[derive(Clone, Default)]
-pub struct PeerNetwork;
+/// RPC kind of an append-entries (and heartbeat) request.
+pub const APPEND_ENTRIES: Kind = 1;
+/// RPC kind of a vote request.
+pub const VOTE: Kind = 2;
+/// RPC kind of one chunk of a snapshot being installed.
+pub const INSTALL_SNAPSHOT: Kind = 3;
 
-/// A connection to one peer.
+/// Hands out connections to peers, all sharing one RPC client pool.
+#[derive(Clone)]
+pub struct PeerNetwork {
+    client: RpcClient,
+}
+
+impl PeerNetwork {
+    pub fn new(client: RpcClient) -> Self {
+        PeerNetwork { client }
+    }
+}
+
+/// The way to one peer.
 pub struct PeerConnection {
+    client: RpcClient,
     target: u64,
+    address: String,
 }
 
 impl RaftNetworkFactory<TypeConfig> for PeerNetwork {
     type Network = PeerConnection;
 
-    async fn new_client(&mut self, target: u64, _node: &BasicNode) -> Self::Network {
-        PeerConnection { target }
+    async fn new_client(&mut self, target: u64, node: &ServerNode) -> Self::Network {
+        PeerConnection {
+            client: self.client.clone(),
+            target,
+            address: node.address.clone(),
+        }
     }
 }
 
+type RaftRpcError<E> = RPCError<u64, ServerNode, RaftError<u64, E>>;
+
 impl PeerConnection {
-    fn unreachable<E: std::error::Error>(&self) -> RPCError<u64, BasicNode, E> {
-        let reason = std::io::Error::other(format!("no transport to Raft peer {}", self.target));
-        RPCError::Unreachable(Unreachable::new(&reason))
+    /// Sends one request and decodes the peer's `Result<Response, RaftError>`.
+    async fn call<Req, Resp, E>(
+        &self,
+        kind: Kind,
+        request: &Req,
+        option: &RPCOption,
+    ) -> Result<Resp, RaftRpcError<E>>
+    where
+        Req: Serialize,
+        Resp: DeserializeOwned,
+        E: std::error::Error + DeserializeOwned,
+    {
+        let payload = encode(request).map_err(network_error)?;
+        let reply = self
+            .client
+            .call(&self.address, kind, payload, option.hard_ttl())
+            .await
+            .map_err(|error| match error {
+                RpcError::Unreachable { .. } => RPCError::Unreachable(Unreachable::new(&error)),
+                other => RPCError::Network(NetworkError::new(&other)),
+            })?;
+        let answer: Result<Resp, RaftError<u64, E>> = decode(&reply).map_err(network_error)?;
+        answer.map_err(|e| RPCError::RemoteError(RemoteError::new(self.target, e)))
     }
 }
 
 impl RaftNetwork<TypeConfig> for PeerConnection {
     async fn append_entries(
         &mut self,
-        _rpc: AppendEntriesRequest<TypeConfig>,
-        _option: RPCOption,
-    ) -> Result<AppendEntriesResponse<u64>, RPCError<u64, BasicNode, RaftError<u64>>> {
-        Err(self.unreachable())
+        rpc: AppendEntriesRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> Result<AppendEntriesResponse<u64>, RaftRpcError<openraft::error::Infallible>> {
+        self.call(APPEND_ENTRIES, &rpc, &option).await
     }
 
     async fn install_snapshot(
         &mut self,
-        _rpc: InstallSnapshotRequest<TypeConfig>,
-        _option: RPCOption,
-    ) -> Result<
-        InstallSnapshotResponse<u64>,
-        RPCError<u64, BasicNode, RaftError<u64, InstallSnapshotError>>,
-    > {
-        Err(self.unreachable())
+        rpc: InstallSnapshotRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> Result<InstallSnapshotResponse<u64>, RaftRpcError<InstallSnapshotError>> {
+        self.call(INSTALL_SNAPSHOT, &rpc, &option).await
     }
 
     async fn vote(
         &mut self,
-        _rpc: VoteRequest<u64>,
-        _option: RPCOption,
-    ) -> Result<VoteResponse<u64>, RPCError<u64, BasicNode, RaftError<u64>>> {
-        Err(self.unreachable())
+        rpc: VoteRequest<u64>,
+        option: RPCOption,
+    ) -> Result<VoteResponse<u64>, RaftRpcError<openraft::error::Infallible>> {
+        self.call(VOTE, &rpc, &option).await
     }
+}
+
+fn network_error<E: std::error::Error>(text: String) -> RPCError<u64, ServerNode, E> {
+    RPCError::Network(NetworkError::new(&std::io::Error::other(text)))
+}
+
+/// Whether `kind` is one of Raft's own RPCs.
+pub fn is_raft_kind(kind: Kind) -> bool {
+    matches!(kind, APPEND_ENTRIES | VOTE | INSTALL_SNAPSHOT)
+}
+
+/// Answers a peer's Raft request with this server's Raft.
+pub async fn answer(raft: &Raft<TypeConfig>, kind: Kind, payload: &[u8]) -> Result<Bytes, String> {
+    match kind {
+        APPEND_ENTRIES => encode(&raft.append_entries(decode(payload)?).await),
+        VOTE => encode(&raft.vote(decode(payload)?).await),
+        INSTALL_SNAPSHOT => encode(&raft.install_snapshot(decode(payload)?).await),
+        other => Err(format!("RPC kind {other} is not a Raft request")),
+    }
+}
+
+fn encode<T: Serialize>(value: &T) -> Result<Bytes, String> {
+    bincode::serialize(value)
+        .map(Bytes::from)
+        .map_err(|e| format!("encoding a Raft message: {e}"))
+}
+
+fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
+    bincode::deserialize(bytes).map_err(|e| format!("decoding a Raft message: {e}"))
 }

@@ -1,17 +1,22 @@
-//! A server's Raft: opens its storage, starts openraft, bootstraps a single-voter cluster, and
-//! offers what the HTTP layer needs — propose a command, pass a read barrier, name the leader.
+//! A server's Raft: opens its storage, starts openraft over the server RPC transport, and offers
+//! what the layers above need — bootstrap a configuration, propose a command, pass a read
+//! barrier, name the leader, and change the set of servers.
 
 use crate::durable_log::{DurableLog, DurableLogError};
 use crate::leadership::{LeaderView, Leadership};
 use crate::log_store::LogStore;
-use crate::network::PeerNetwork;
+use crate::network::{self, PeerNetwork};
 use crate::proposer::Proposer;
 use crate::read_barrier::ReadBarrier;
+use crate::recovery;
 use crate::state_machine::StateMachine;
-use crate::type_config::TypeConfig;
-use openraft::{BasicNode, Config, Raft, SnapshotPolicy};
+use crate::type_config::{raft_id, ServerNode, TypeConfig};
+use bytes::Bytes;
+use openraft::error::{ClientWriteError, RaftError};
+use openraft::{ChangeMembers, Config, Raft, ServerState, SnapshotPolicy};
+use senate_rpc::{Kind, RpcClient};
 use senate_state::{Command, Outcome, Store};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,10 +24,8 @@ use std::time::Duration;
 /// How to start a server's Raft.
 #[derive(Clone, Debug)]
 pub struct RaftOptions {
-    /// This server's Raft ID.
-    pub node_id: u64,
-    /// The address peers reach this server's Raft at (`ip:server_port`).
-    pub address: String,
+    /// This server's node ID, node name and RPC address.
+    pub server: ServerNode,
     /// Where the log and snapshots live; `None` keeps everything in memory.
     pub data_dir: Option<PathBuf>,
     /// Consul's `performance.raft_multiplier`: scales every Raft timing (1 is fastest).
@@ -34,12 +37,68 @@ pub struct RaftOptions {
 pub enum ConsensusError {
     #[error("No cluster leader")]
     NoLeader,
+    /// This server is not the leader; the leader, if one is known, is named.
+    #[error("this server is not the Raft leader")]
+    NotLeader { leader: Option<ServerNode> },
+    #[error("timed out waiting for the Raft quorum")]
+    Timeout,
     #[error("Raft storage: {0}")]
     Storage(String),
+    /// `peers.json` could not be read or applied.
+    #[error("outage recovery from {0}")]
+    Recovery(String),
     #[error("Raft: {0}")]
     Raft(String),
     #[error(transparent)]
     DurableLog(#[from] DurableLogError),
+}
+
+impl ConsensusError {
+    /// The same error, for another caller that shares its cause (a batch, a shared barrier).
+    pub fn duplicate(&self) -> ConsensusError {
+        match self {
+            ConsensusError::NoLeader => ConsensusError::NoLeader,
+            ConsensusError::NotLeader { leader } => ConsensusError::NotLeader {
+                leader: leader.clone(),
+            },
+            ConsensusError::Timeout => ConsensusError::Timeout,
+            ConsensusError::Storage(text) => ConsensusError::Storage(text.clone()),
+            ConsensusError::Recovery(text) => ConsensusError::Recovery(text.clone()),
+            other => ConsensusError::Raft(other.to_string()),
+        }
+    }
+}
+
+/// The timings every Raft duty derives from, scaled by `performance.raft_multiplier`.
+#[derive(Clone, Copy, Debug)]
+pub struct RaftTiming {
+    pub heartbeat: Duration,
+    pub election_timeout_min: Duration,
+    pub election_timeout_max: Duration,
+}
+
+impl RaftTiming {
+    /// Senate's base timings (multiplier 1) times `multiplier` (clamped to Consul's 1..=10).
+    pub fn scaled(multiplier: u32) -> Self {
+        let scale = multiplier.clamp(1, 10);
+        RaftTiming {
+            heartbeat: Duration::from_millis(50) * scale,
+            election_timeout_min: Duration::from_millis(150) * scale,
+            election_timeout_max: Duration::from_millis(300) * scale,
+        }
+    }
+
+    /// How long a leader may answer reads from its own state after a quorum last acknowledged
+    /// it. Shorter than the time followers refuse to elect anyone else after hearing from it,
+    /// so no two servers can both hold a lease.
+    pub fn leader_lease(&self) -> Duration {
+        self.election_timeout_min
+    }
+
+    /// How long a write or a leader-only read waits for a leader before failing.
+    pub fn hold_timeout(&self) -> Duration {
+        self.election_timeout_max * 20
+    }
 }
 
 /// A running Raft member and the store its state machine applies to.
@@ -49,67 +108,92 @@ pub struct RaftNode {
     read_barrier: ReadBarrier,
     leadership: Leadership,
     store: Arc<Store>,
-    options: RaftOptions,
+    server: ServerNode,
+    id: u64,
+    timing: RaftTiming,
 }
 
 /// One server in the Raft configuration.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RaftServer {
-    pub id: u64,
-    pub address: String,
+    /// The Raft ID.
+    pub raft_id: u64,
+    pub node: ServerNode,
     pub leader: bool,
     pub voter: bool,
+    /// The last log index known to be on this server (on the leader's view), if known.
+    pub last_index: Option<u64>,
 }
 
 const SNAPSHOT_EVERY_ENTRIES: u64 = 8_192;
 const LOG_ENTRIES_KEPT_AFTER_SNAPSHOT: u64 = 256;
 
 impl RaftNode {
-    /// Opens storage, starts Raft, and bootstraps a one-voter cluster on first start.
-    pub async fn start(options: RaftOptions, store: Arc<Store>) -> Result<Self, ConsensusError> {
-        let (log_store, state_machine) = open_storage(&options, store.clone())?;
-        let config = raft_config(options.raft_multiplier)?;
+    /// Opens storage and starts Raft. A server with no Raft state waits to be bootstrapped
+    /// ([`RaftNode::bootstrap`]) or added to a cluster by its leader.
+    pub async fn start(
+        options: RaftOptions,
+        store: Arc<Store>,
+        rpc: RpcClient,
+    ) -> Result<Self, ConsensusError> {
+        let (mut log_store, mut state_machine) = open_storage(&options, store.clone())?;
+        if let Some(data_dir) = &options.data_dir {
+            recover_if_asked(&data_dir.join("raft"), &mut log_store, &mut state_machine).await?;
+        }
+        let timing = RaftTiming::scaled(options.raft_multiplier);
+        let id = raft_id(&options.server.id);
         let raft = Raft::new(
-            options.node_id,
-            config,
-            PeerNetwork,
+            id,
+            raft_config(&timing)?,
+            PeerNetwork::new(rpc),
             log_store,
             state_machine,
         )
         .await
-        .map_err(|e| ConsensusError::Raft(e.to_string()))?;
-        let node = RaftNode {
-            proposer: Proposer::start(raft.clone()),
-            read_barrier: ReadBarrier::start(raft.clone()),
-            leadership: Leadership::follow(&raft),
+        .map_err(raft_error)?;
+        Ok(RaftNode {
+            proposer: Proposer::start(raft.clone(), timing.hold_timeout()),
+            read_barrier: ReadBarrier::start(raft.clone(), timing.hold_timeout()),
+            leadership: Leadership::follow(&raft, timing.heartbeat),
             raft,
             store,
-            options,
-        };
-        node.bootstrap_if_new().await?;
-        Ok(node)
+            server: options.server,
+            id,
+            timing,
+        })
     }
 
-    async fn bootstrap_if_new(&self) -> Result<(), ConsensusError> {
-        let initialized = self
-            .raft
-            .is_initialized()
-            .await
-            .map_err(|e| ConsensusError::Raft(e.to_string()))?;
-        if initialized {
-            return self
-                .raft
-                .trigger()
-                .elect()
-                .await
-                .map_err(|e| ConsensusError::Raft(e.to_string()));
+    /// Whether this server already belongs to a Raft configuration (bootstrapped or joined).
+    pub async fn is_initialized(&self) -> Result<bool, ConsensusError> {
+        self.raft.is_initialized().await.map_err(raft_error)
+    }
+
+    /// Forms the first configuration from `servers` (all voters), unless this server already
+    /// has one. Every server given the same list may call this: the result is one cluster.
+    pub async fn bootstrap(&self, servers: &[ServerNode]) -> Result<(), ConsensusError> {
+        if self.is_initialized().await? {
+            return Ok(());
         }
-        let members =
-            BTreeMap::from([(self.options.node_id, BasicNode::new(&self.options.address))]);
-        self.raft
-            .initialize(members)
-            .await
-            .map_err(|e| ConsensusError::Raft(e.to_string()))
+        let members: BTreeMap<u64, ServerNode> = servers
+            .iter()
+            .map(|server| (raft_id(&server.id), server.clone()))
+            .collect();
+        self.raft.initialize(members).await.map_err(raft_error)
+    }
+
+    /// This server's identity in the Raft configuration.
+    pub fn server(&self) -> &ServerNode {
+        &self.server
+    }
+
+    /// This server's Raft ID.
+    pub fn raft_id(&self) -> u64 {
+        self.id
+    }
+
+    /// The timings this server runs with.
+    pub fn timing(&self) -> RaftTiming {
+        self.timing
     }
 
     /// The store the state machine applies to.
@@ -117,7 +201,8 @@ impl RaftNode {
         &self.store
     }
 
-    /// Commits `command` through Raft (grouped with concurrent proposals) and returns what applying it produced.
+    /// Commits `command` through Raft (grouped with concurrent proposals) and returns what
+    /// applying it produced. Fails with [`ConsensusError::NotLeader`] on a follower.
     pub async fn propose(&self, command: Command) -> Result<Outcome, ConsensusError> {
         self.proposer.propose(command).await
     }
@@ -147,23 +232,40 @@ impl RaftNode {
         self.leadership.view().is_leader
     }
 
-    /// The leader's Raft address, if one is known.
-    pub fn leader_address(&self) -> Option<String> {
-        self.leadership.view().leader_address.clone()
+    /// Whether this server leads and may answer a default-consistency read from its own state.
+    pub fn holds_lease(&self) -> bool {
+        self.leadership
+            .view()
+            .holds_lease(self.timing.leader_lease())
     }
 
-    /// The servers in the current Raft configuration.
+    /// The leader's RPC address, if one is known.
+    pub fn leader_address(&self) -> Option<String> {
+        self.leadership.view().leader_address().map(str::to_string)
+    }
+
+    /// The servers in the current Raft configuration, and the log index of that configuration.
     pub fn servers(&self) -> (u64, Vec<RaftServer>) {
         let metrics = self.raft.metrics().borrow().clone();
         let membership = metrics.membership_config.membership();
-        let voters: Vec<u64> = membership.voter_ids().collect();
+        let voters: BTreeSet<u64> = membership.voter_ids().collect();
+        let matched = |id: &u64| -> Option<u64> {
+            if *id == self.id {
+                return metrics.last_log_index;
+            }
+            let replication = metrics.replication.as_ref()?;
+            replication
+                .get(id)
+                .map(|log_id| log_id.map_or(0, |l| l.index))
+        };
         let servers = membership
             .nodes()
             .map(|(id, node)| RaftServer {
-                id: *id,
-                address: node.addr.clone(),
+                raft_id: *id,
+                node: node.clone(),
                 leader: metrics.current_leader == Some(*id),
                 voter: voters.contains(id),
+                last_index: matched(id),
             })
             .collect();
         let index = metrics
@@ -174,12 +276,128 @@ impl RaftNode {
         (index, servers)
     }
 
+    /// Whether a membership change is still in flight (the latest configuration is not committed
+    /// or is a joint one).
+    pub fn membership_changing(&self) -> bool {
+        let metrics = self.raft.metrics().borrow().clone();
+        let config = metrics.membership_config.membership();
+        config.get_joint_config().len() > 1
+    }
+
+    /// Adds `server` as a non-voter that the leader starts replicating to.
+    pub async fn add_nonvoter(&self, server: &ServerNode) -> Result<(), ConsensusError> {
+        self.raft
+            .add_learner(raft_id(&server.id), server.clone(), false)
+            .await
+            .map(|_| ())
+            .map_err(membership_error)
+    }
+
+    /// Makes the non-voter `id` a voter.
+    pub async fn promote(&self, id: u64) -> Result<(), ConsensusError> {
+        self.change(ChangeMembers::AddVoterIds(BTreeSet::from([id])))
+            .await
+    }
+
+    /// Removes server `id` from the configuration, voter or not.
+    pub async fn remove(&self, id: u64) -> Result<(), ConsensusError> {
+        let (_, servers) = self.servers();
+        let is_voter = servers.iter().any(|s| s.raft_id == id && s.voter);
+        if is_voter {
+            self.change(ChangeMembers::RemoveVoters(BTreeSet::from([id])))
+                .await?;
+        }
+        self.change(ChangeMembers::RemoveNodes(BTreeSet::from([id])))
+            .await
+    }
+
+    async fn change(&self, change: ChangeMembers<u64, ServerNode>) -> Result<(), ConsensusError> {
+        self.raft
+            .change_membership(change, false)
+            .await
+            .map(|_| ())
+            .map_err(membership_error)
+    }
+
+    /// Stops (or resumes) this leader's heartbeats, so that a chosen follower can win an
+    /// election for a leadership transfer.
+    pub fn pause_heartbeats(&self, paused: bool) {
+        self.raft.runtime_config().heartbeat(!paused);
+    }
+
+    /// Allows or forbids this server to start elections of its own.
+    pub fn allow_elections(&self, allowed: bool) {
+        self.raft.runtime_config().elect(allowed);
+    }
+
+    /// Tries to become leader: starts an election at once, and again while no leader is
+    /// known, until this server leads or `deadline` passes.
+    pub async fn campaign(&self, deadline: Duration) -> Result<(), ConsensusError> {
+        let give_up = tokio::time::Instant::now() + deadline;
+        loop {
+            if self.is_leader() {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() >= give_up {
+                return Err(ConsensusError::Timeout);
+            }
+            if self.raft.metrics().borrow().state != ServerState::Candidate {
+                self.raft.trigger().elect().await.map_err(raft_error)?;
+            }
+            tokio::time::sleep(self.timing.heartbeat).await;
+        }
+    }
+
+    /// Starts an election to step down: a leader that lost its quorum must stop acting as one.
+    pub async fn step_down(&self) -> Result<(), ConsensusError> {
+        self.raft.trigger().elect().await.map_err(raft_error)
+    }
+
+    /// Answers a peer's Raft RPC.
+    pub async fn answer_peer(&self, kind: Kind, payload: &[u8]) -> Result<Bytes, String> {
+        network::answer(&self.raft, kind, payload).await
+    }
+
     /// Stops Raft.
     pub async fn shutdown(&self) {
         if let Err(error) = self.raft.shutdown().await {
             tracing::warn!(%error, "Raft did not shut down cleanly");
         }
     }
+}
+
+fn raft_error(error: impl std::fmt::Display) -> ConsensusError {
+    ConsensusError::Raft(error.to_string())
+}
+
+fn membership_error(error: RaftError<u64, ClientWriteError<u64, ServerNode>>) -> ConsensusError {
+    match error {
+        RaftError::APIError(ClientWriteError::ForwardToLeader(forward)) => {
+            ConsensusError::NotLeader {
+                leader: forward.leader_node,
+            }
+        }
+        other => raft_error(other),
+    }
+}
+
+/// Applies `peers.json` when the operator left one, then deletes it.
+async fn recover_if_asked(
+    raft_dir: &std::path::Path,
+    log_store: &mut LogStore,
+    state_machine: &mut StateMachine,
+) -> Result<(), ConsensusError> {
+    let peers_file = raft_dir.join("peers.json");
+    let Some(recovery) = recovery::read_peers(&peers_file)? else {
+        return Ok(());
+    };
+    recovery::recover(recovery, log_store, state_machine).await?;
+    std::fs::remove_file(&peers_file).map_err(|e| {
+        ConsensusError::Recovery(format!(
+            "removing {} after recovery: {e}",
+            peers_file.display()
+        ))
+    })
 }
 
 fn open_storage(
@@ -202,13 +420,13 @@ fn open_storage(
     Ok((log_store, machine))
 }
 
-fn raft_config(multiplier: u32) -> Result<Arc<Config>, ConsensusError> {
-    let scale = u64::from(multiplier.clamp(1, 10));
+fn raft_config(timing: &RaftTiming) -> Result<Arc<Config>, ConsensusError> {
+    let millis = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
     let config = Config {
         cluster_name: "senate".into(),
-        heartbeat_interval: 50 * scale,
-        election_timeout_min: 150 * scale,
-        election_timeout_max: 300 * scale,
+        heartbeat_interval: millis(timing.heartbeat),
+        election_timeout_min: millis(timing.election_timeout_min),
+        election_timeout_max: millis(timing.election_timeout_max),
         snapshot_policy: SnapshotPolicy::LogsSinceLast(SNAPSHOT_EVERY_ENTRIES),
         max_in_snapshot_log_to_keep: LOG_ENTRIES_KEPT_AFTER_SNAPSHOT,
         ..Config::default()

@@ -1,12 +1,14 @@
 //! Group commit for proposals: openraft appends and fsyncs one client write at a time, so
 //! concurrent proposals are queued here and committed together as one [`Command::Batch`]
-//! entry — one log append and one fsync for the whole group, each caller answered with its own outcome.
+//! entry — one log append and one fsync for the whole group, each caller answered with its own
+//! outcome. A write that the quorum does not commit within the hold timeout fails rather than hangs.
 
 use crate::node::ConsensusError;
 use crate::type_config::TypeConfig;
 use openraft::error::{ClientWriteError, RaftError};
 use openraft::Raft;
 use senate_state::{Command, Outcome};
+use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
 /// The most proposals folded into one log entry.
@@ -22,9 +24,9 @@ pub struct Proposer {
 
 impl Proposer {
     /// Starts the batching task in front of `raft`.
-    pub fn start(raft: Raft<TypeConfig>) -> Self {
+    pub fn start(raft: Raft<TypeConfig>, hold_timeout: Duration) -> Self {
         let (queue, proposals) = mpsc::unbounded_channel();
-        tokio::spawn(commit_in_batches(raft, proposals));
+        tokio::spawn(commit_in_batches(raft, proposals, hold_timeout));
         Proposer { queue }
     }
 
@@ -43,6 +45,7 @@ impl Proposer {
 async fn commit_in_batches(
     raft: Raft<TypeConfig>,
     mut proposals: mpsc::UnboundedReceiver<(Command, Reply)>,
+    hold_timeout: Duration,
 ) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while proposals.recv_many(&mut batch, MAX_BATCH).await > 0 {
@@ -51,7 +54,9 @@ async fn commit_in_batches(
             Ok([single]) => single,
             Err(commands) => Command::Batch(commands),
         };
-        let result = write(&raft, entry).await;
+        let result = tokio::time::timeout(hold_timeout, write(&raft, entry))
+            .await
+            .unwrap_or(Err(ConsensusError::Timeout));
         answer(replies, result);
     }
 }
@@ -59,8 +64,10 @@ async fn commit_in_batches(
 async fn write(raft: &Raft<TypeConfig>, command: Command) -> Result<Outcome, ConsensusError> {
     match raft.client_write(command).await {
         Ok(response) => Ok(response.data),
-        Err(RaftError::APIError(ClientWriteError::ForwardToLeader(_))) => {
-            Err(ConsensusError::NoLeader)
+        Err(RaftError::APIError(ClientWriteError::ForwardToLeader(forward))) => {
+            Err(ConsensusError::NotLeader {
+                leader: forward.leader_node,
+            })
         }
         Err(other) => Err(ConsensusError::Raft(other.to_string())),
     }
@@ -78,17 +85,7 @@ fn answer(replies: Vec<Reply>, result: Result<Outcome, ConsensusError>) {
         (Ok(_), _) => send_all(replies, || {
             Err(ConsensusError::Raft("batch outcome mismatch".into()))
         }),
-        (Err(error), _) => {
-            let message = error.to_string();
-            let no_leader = matches!(error, ConsensusError::NoLeader);
-            send_all(replies, || {
-                if no_leader {
-                    Err(ConsensusError::NoLeader)
-                } else {
-                    Err(ConsensusError::Raft(message.clone()))
-                }
-            })
-        }
+        (Err(error), _) => send_all(replies, || Err(error.duplicate())),
     }
 }
 

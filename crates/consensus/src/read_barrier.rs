@@ -4,7 +4,9 @@
 
 use crate::node::ConsensusError;
 use crate::type_config::TypeConfig;
+use openraft::error::{CheckIsLeaderError, RaftError};
 use openraft::Raft;
+use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
 type Reply = oneshot::Sender<Result<(), ConsensusError>>;
@@ -17,9 +19,9 @@ pub struct ReadBarrier {
 
 impl ReadBarrier {
     /// Starts the coalescing task in front of `raft`.
-    pub fn start(raft: Raft<TypeConfig>) -> Self {
+    pub fn start(raft: Raft<TypeConfig>, timeout: Duration) -> Self {
         let (queue, waiting) = mpsc::unbounded_channel();
-        tokio::spawn(serve_barriers(raft, waiting));
+        tokio::spawn(serve_barriers(raft, waiting, timeout));
         ReadBarrier { queue }
     }
 
@@ -33,17 +35,29 @@ impl ReadBarrier {
     }
 }
 
-async fn serve_barriers(raft: Raft<TypeConfig>, mut waiting: mpsc::UnboundedReceiver<Reply>) {
+async fn serve_barriers(
+    raft: Raft<TypeConfig>,
+    mut waiting: mpsc::UnboundedReceiver<Reply>,
+    timeout: Duration,
+) {
     let mut callers = Vec::new();
     while waiting.recv_many(&mut callers, usize::MAX).await > 0 {
-        let confirmed = raft.ensure_linearizable().await.is_ok();
+        let outcome = match tokio::time::timeout(timeout, raft.ensure_linearizable()).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(RaftError::APIError(CheckIsLeaderError::ForwardToLeader(forward)))) => {
+                Err(ConsensusError::NotLeader {
+                    leader: forward.leader_node,
+                })
+            }
+            Ok(Err(_)) => Err(ConsensusError::NoLeader),
+            Err(_) => Err(ConsensusError::Timeout),
+        };
         for caller in callers.drain(..) {
-            let outcome = if confirmed {
-                Ok(())
-            } else {
-                Err(ConsensusError::NoLeader)
-            };
-            let _caller_may_be_gone = caller.send(outcome);
+            let answer = outcome
+                .as_ref()
+                .map(|_| ())
+                .map_err(ConsensusError::duplicate);
+            let _caller_may_be_gone = caller.send(answer);
         }
     }
 }

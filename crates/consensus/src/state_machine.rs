@@ -1,63 +1,109 @@
 //! The Raft state machine: applies committed entries to the [`Store`] in batches, and builds,
 //! saves and installs snapshots of its tables (written atomically to the data directory when durable).
 
-use crate::type_config::{Entry, LogId, StorageError, TypeConfig};
+use crate::type_config::{
+    Entry, LogId, ServerNode, StorageError, TypeConfig, STORAGE_FORMAT_VERSION,
+};
 use openraft::storage::{RaftStateMachine, Snapshot};
 use openraft::{
-    AnyError, BasicNode, EntryPayload, RaftSnapshotBuilder, SnapshotMeta, StorageIOError,
-    StoredMembership,
+    AnyError, EntryPayload, RaftSnapshotBuilder, SnapshotMeta, StorageIOError, StoredMembership,
 };
 use senate_state::{Outcome, Store, Tables};
 use serde::{Deserialize, Serialize};
 use std::io::{Cursor, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-type Membership = StoredMembership<u64, BasicNode>;
-type Meta = SnapshotMeta<u64, BasicNode>;
+type Membership = StoredMembership<u64, ServerNode>;
+type Meta = SnapshotMeta<u64, ServerNode>;
 
 /// A snapshot as kept in memory and on disk.
 #[derive(Serialize, Deserialize)]
 struct StoredSnapshot {
+    /// [`STORAGE_FORMAT_VERSION`] of the release that wrote it.
+    format: u8,
     meta: Meta,
     data: Vec<u8>,
 }
 
 /// Where the current snapshot lives: in a file when durable (read back only when asked for,
-/// so a large snapshot does not also sit in memory), otherwise in memory.
+/// so a large snapshot does not also sit in memory), otherwise in memory. Saving is serialized
+/// and never replaces a snapshot with an older one, so a snapshot being built and one being
+/// installed from the leader cannot undo each other.
 #[derive(Clone)]
-enum SnapshotSlot {
+struct SnapshotSlot {
+    place: SnapshotPlace,
+    /// The last log ID of the snapshot in place, guarded for the compare-and-replace.
+    current: Arc<Mutex<Option<LogId>>>,
+}
+
+#[derive(Clone)]
+enum SnapshotPlace {
     Memory(Arc<Mutex<Option<Arc<StoredSnapshot>>>>),
     File(PathBuf),
 }
 
 impl SnapshotSlot {
+    fn open(snapshot_file: Option<PathBuf>) -> Self {
+        let place = match snapshot_file {
+            Some(file) => SnapshotPlace::File(file),
+            None => SnapshotPlace::Memory(Arc::default()),
+        };
+        SnapshotSlot {
+            place,
+            current: Arc::default(),
+        }
+    }
+
     fn get(&self) -> Result<Option<Arc<StoredSnapshot>>, StorageError> {
-        match self {
-            SnapshotSlot::Memory(current) => {
-                Ok(current.lock().unwrap_or_else(|p| p.into_inner()).clone())
-            }
-            SnapshotSlot::File(file) if !file.exists() => Ok(None),
-            SnapshotSlot::File(file) => {
+        match &self.place {
+            SnapshotPlace::Memory(current) => Ok(lock(current).clone()),
+            SnapshotPlace::File(file) if !file.exists() => Ok(None),
+            SnapshotPlace::File(file) => {
                 let bytes = std::fs::read(file).map_err(|e| snapshot_error(&e))?;
-                let snapshot = bincode::deserialize(&bytes).map_err(|e| snapshot_error(&e))?;
+                let snapshot = decode_snapshot(file, &bytes)?;
+                *lock(&self.current) = snapshot.meta.last_log_id;
                 Ok(Some(Arc::new(snapshot)))
             }
         }
     }
 
+    /// Keeps `snapshot` unless the one in place already covers at least as much of the log.
     fn save(&self, snapshot: StoredSnapshot) -> Result<Arc<StoredSnapshot>, StorageError> {
         let snapshot = Arc::new(snapshot);
-        match self {
-            SnapshotSlot::Memory(current) => {
-                *current.lock().unwrap_or_else(|p| p.into_inner()) = Some(snapshot.clone());
-            }
-            SnapshotSlot::File(file) => {
+        let mut current = lock(&self.current);
+        if current.is_some() && *current >= snapshot.meta.last_log_id {
+            return Ok(snapshot);
+        }
+        match &self.place {
+            SnapshotPlace::Memory(slot) => *lock(slot) = Some(snapshot.clone()),
+            SnapshotPlace::File(file) => {
                 let bytes = bincode::serialize(&*snapshot).map_err(|e| snapshot_error(&e))?;
                 write_atomically(file, &bytes).map_err(|e| snapshot_error(&e))?;
             }
         }
+        *current = snapshot.meta.last_log_id;
         Ok(snapshot)
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn decode_snapshot(file: &Path, bytes: &[u8]) -> Result<StoredSnapshot, StorageError> {
+    match bytes.first() {
+        Some(&STORAGE_FORMAT_VERSION) => {
+            bincode::deserialize(bytes).map_err(|e| snapshot_error(&e))
+        }
+        Some(version) => Err(snapshot_error(&format!(
+            "{} is in storage format {version}; this release reads format {STORAGE_FORMAT_VERSION}",
+            file.display()
+        ))),
+        None => Err(snapshot_error(&format!("{} is empty", file.display()))),
     }
 }
 
@@ -72,10 +118,7 @@ pub struct StateMachine {
 impl StateMachine {
     /// A state machine over `store`; with a snapshot file, restores the tables it holds.
     pub fn open(store: Arc<Store>, snapshot_file: Option<PathBuf>) -> Result<Self, StorageError> {
-        let snapshots = match snapshot_file {
-            Some(file) => SnapshotSlot::File(file),
-            None => SnapshotSlot::Memory(Arc::default()),
-        };
+        let snapshots = SnapshotSlot::open(snapshot_file);
         let mut machine = StateMachine {
             store,
             last_applied: None,
@@ -86,6 +129,29 @@ impl StateMachine {
             machine.restore(&snapshot)?;
         }
         Ok(machine)
+    }
+
+    /// Replaces the membership the next snapshot records (outage recovery only).
+    pub(crate) fn replace_membership(&mut self, membership: Membership) {
+        self.last_membership = membership;
+    }
+
+    /// Saves a snapshot of the current tables and membership even if one at the same log
+    /// position exists (outage recovery changes the membership, not the position).
+    pub(crate) async fn save_recovered_snapshot(&mut self) -> Result<(), StorageError> {
+        let builder = self.get_snapshot_builder().await;
+        let data = builder.tables.encode().map_err(|e| snapshot_error(&e))?;
+        *lock(&self.snapshots.current) = None;
+        self.snapshots.save(StoredSnapshot {
+            format: STORAGE_FORMAT_VERSION,
+            meta: Meta {
+                last_log_id: self.last_applied,
+                last_membership: self.last_membership.clone(),
+                snapshot_id: format!("recovered-{}", data.len()),
+            },
+            data,
+        })?;
+        Ok(())
     }
 
     fn restore(&mut self, snapshot: &StoredSnapshot) -> Result<(), StorageError> {
@@ -117,7 +183,11 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
             last_membership: self.last_membership.clone(),
             snapshot_id,
         };
-        let saved = self.snapshots.save(StoredSnapshot { meta, data })?;
+        let saved = self.snapshots.save(StoredSnapshot {
+            format: STORAGE_FORMAT_VERSION,
+            meta,
+            data,
+        })?;
         Ok(to_openraft(&saved))
     }
 }
@@ -169,6 +239,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         snapshot: Box<Cursor<Vec<u8>>>,
     ) -> Result<(), StorageError> {
         let stored = StoredSnapshot {
+            format: STORAGE_FORMAT_VERSION,
             meta: meta.clone(),
             data: snapshot.into_inner(),
         };
@@ -189,9 +260,12 @@ fn to_openraft(snapshot: &StoredSnapshot) -> Snapshot<TypeConfig> {
     }
 }
 
-/// Writes `bytes` to `path` so that a crash leaves either the old file or the new one, never a mix.
+/// Writes `bytes` to `path` so that a crash leaves either the old file or the new one, never a
+/// mix; the temporary file's name is unique, so concurrent writers never share one.
 fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let partial = path.with_extension("partial");
+    static WRITES: AtomicU64 = AtomicU64::new(0);
+    let unique = WRITES.fetch_add(1, Ordering::Relaxed);
+    let partial = path.with_extension(format!("{}-{unique}.partial", std::process::id()));
     let mut file = std::fs::File::create(&partial)?;
     file.write_all(bytes)?;
     file.sync_all()?;

@@ -1,18 +1,23 @@
-//! `/v1/agent/self` and `/v1/agent/members`: this agent's configuration and the gossip members it sees.
+//! `/v1/agent/self`, `/v1/agent/members` and the gossip controls `/v1/agent/join`,
+//! `/v1/agent/leave` and `/v1/agent/force-leave`: this agent's configuration and statistics,
+//! the members its gossip pool sees, and joining or leaving that pool.
 
 use crate::context::Context;
 use crate::error::ApiError;
 use crate::query::{check_datacenter, Params};
 use crate::reply;
-use axum::extract::State;
-use axum::http::Uri;
-use axum::response::Response;
-use axum::routing::get;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, put};
 use axum::Router;
 use senate_agent::config::AgentConfig;
-use senate_agent::member::{advertise_ip, local_member};
+use senate_agent::member::advertise_ip;
+use senate_gossip::Member;
 use senate_types::version::{CONSUL_API_VERSION, SENATE_VERSION};
+use serde::Serialize;
 use serde_json::{json, Value};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// The agent routes.
@@ -20,6 +25,47 @@ pub fn routes() -> Router<Arc<Context>> {
     Router::new()
         .route("/v1/agent/self", get(agent_self))
         .route("/v1/agent/members", get(members))
+        .route("/v1/agent/join/{address}", put(join).get(join))
+        .route("/v1/agent/leave", put(leave).post(leave))
+        .route(
+            "/v1/agent/force-leave/{node}",
+            put(force_leave).get(force_leave),
+        )
+}
+
+/// A gossip member as `/v1/agent/members` shows it.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct MemberView {
+    name: String,
+    addr: String,
+    port: u16,
+    tags: BTreeMap<String, String>,
+    status: u8,
+    protocol_min: u8,
+    protocol_max: u8,
+    protocol_cur: u8,
+    delegate_min: u8,
+    delegate_max: u8,
+    delegate_cur: u8,
+}
+
+impl MemberView {
+    fn of(member: Member) -> Self {
+        MemberView {
+            name: member.name,
+            addr: member.addr.to_string(),
+            port: member.port,
+            tags: member.tags,
+            status: member.status.code(),
+            protocol_min: member.protocol_min,
+            protocol_max: member.protocol_max,
+            protocol_cur: member.protocol_cur,
+            delegate_min: member.delegate_min,
+            delegate_max: member.delegate_max,
+            delegate_cur: member.delegate_cur,
+        }
+    }
 }
 
 async fn agent_self(State(context): State<Arc<Context>>, uri: Uri) -> Result<Response, ApiError> {
@@ -29,19 +75,62 @@ async fn agent_self(State(context): State<Arc<Context>>, uri: Uri) -> Result<Res
         "Config": config_view(config),
         "DebugConfig": debug_config_view(config),
         "Coord": null,
-        "Member": local_member(config),
+        "Member": MemberView::of(context.cluster.gossip().local_member()),
         "Meta": config.node_meta,
-        "Stats": {
-            "consul": {
-                "server": config.server.to_string(),
-                "leader": context.raft.is_leader().to_string(),
-                "known_servers": "1",
-            },
-            "build": { "version": CONSUL_API_VERSION, "prerelease": "", "revision": "senate" },
-        },
+        "Stats": stats(&context),
         "Senate": { "Version": SENATE_VERSION },
     });
     Ok(reply::json(&body, params.has("pretty")))
+}
+
+/// The `Stats` block: string values by section, as Consul reports them.
+fn stats(context: &Context) -> Value {
+    let config = &context.config;
+    let view = context.cluster.leadership();
+    let (configuration_index, servers) = context.raft().servers();
+    let members = context.cluster.gossip().members();
+    let alive = members.iter().filter(|m| m.status.code() == 1).count();
+    let state = match (view.is_leader, view.leader.is_some()) {
+        (true, _) => "Leader",
+        (false, true) => "Follower",
+        (false, false) => "Candidate",
+    };
+    json!({
+        "agent": {
+            "check_monitors": "0", "check_ttls": "0", "checks": "0", "services": "0",
+        },
+        "build": { "version": CONSUL_API_VERSION, "prerelease": "", "revision": "senate" },
+        "consul": {
+            "server": config.server.to_string(),
+            "bootstrap": config.bootstrap.to_string(),
+            "leader": view.is_leader.to_string(),
+            "leader_addr": view.leader_address().unwrap_or_default(),
+            "known_datacenters": "1",
+            "known_servers": context.cluster.gossip_servers().len().to_string(),
+        },
+        "raft": {
+            "state": state,
+            "term": view.term.to_string(),
+            "last_log_index": view.last_log_index.to_string(),
+            "applied_index": view.applied_index.to_string(),
+            "num_peers": servers.len().saturating_sub(1).to_string(),
+            "latest_configuration_index": configuration_index.to_string(),
+            "last_contact": format!("{}ms", view.since_last_contact().as_millis()),
+            "protocol_version": "3",
+        },
+        "serf_lan": {
+            "members": members.len().to_string(),
+            "alive": alive.to_string(),
+            "failed": members.iter().filter(|m| m.status.code() == 4).count().to_string(),
+            "left": members.iter().filter(|m| m.status.code() == 3).count().to_string(),
+            "encrypted": "false",
+        },
+        "runtime": {
+            "arch": std::env::consts::ARCH,
+            "os": std::env::consts::OS,
+            "version": concat!("senate-", env!("CARGO_PKG_VERSION")),
+        },
+    })
 }
 
 /// The `Config` block, with today's Consul fields and the 0.7-era ones older clients read.
@@ -99,16 +188,78 @@ fn debug_config_view(config: &AgentConfig) -> Value {
     })
 }
 
+/// Whether `?wan` asks for the WAN pool (`?wan`, `?wan=1`, `?wan=true`).
+fn wants_wan(params: &Params) -> bool {
+    params
+        .get("wan")
+        .is_some_and(|wan| wan != "0" && wan != "false")
+}
+
 async fn members(State(context): State<Arc<Context>>, uri: Uri) -> Result<Response, ApiError> {
     let params = Params::parse(uri.query());
     check_datacenter(&params, &context)?;
-    let mut member = local_member(&context.config);
-    if params
-        .get("wan")
-        .is_some_and(|wan| wan != "0" && wan != "false")
-    {
+    if wants_wan(&params) {
+        // No WAN pool yet: a server is the only member of its own.
+        let mut member = MemberView::of(context.cluster.gossip().local_member());
         member.name = format!("{}.{}", member.name, context.config.datacenter);
         member.port = context.config.ports.serf_wan.unwrap_or(member.port);
+        return Ok(reply::json(&[member], params.has("pretty")));
     }
-    Ok(reply::json(&[member], params.has("pretty")))
+    let members: Vec<MemberView> = context
+        .cluster
+        .gossip()
+        .members()
+        .into_iter()
+        .map(MemberView::of)
+        .collect();
+    Ok(reply::json(&members, params.has("pretty")))
+}
+
+async fn join(
+    State(context): State<Arc<Context>>,
+    Path(address): Path<String>,
+    uri: Uri,
+) -> Result<Response, ApiError> {
+    let params = Params::parse(uri.query());
+    if wants_wan(&params) {
+        return Err(ApiError::internal(
+            "WAN join is not supported yet: this Senate build has one datacenter",
+        ));
+    }
+    context
+        .cluster
+        .gossip()
+        .join(std::slice::from_ref(&address))
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    Ok(StatusCode::OK.into_response())
+}
+
+async fn leave(State(context): State<Arc<Context>>) -> Result<Response, ApiError> {
+    context.cluster.leave().await?;
+    context.shutdown.notify_one();
+    Ok(StatusCode::OK.into_response())
+}
+
+async fn force_leave(
+    State(context): State<Arc<Context>>,
+    Path(node): Path<String>,
+    uri: Uri,
+) -> Result<Response, ApiError> {
+    let params = Params::parse(uri.query());
+    if node == context.config.node_name {
+        return Err(ApiError::bad_request("Cannot force-leave the local agent"));
+    }
+    let prune = params.has("prune") && params.get("prune") != Some("0");
+    context
+        .cluster
+        .gossip()
+        .force_leave(&node, prune)
+        .map_err(|e| match e {
+            senate_gossip::GossipError::UnknownMember(_) => {
+                ApiError::not_found(format!("No node found with name '{node}'"))
+            }
+            other => ApiError::internal(other.to_string()),
+        })?;
+    Ok(StatusCode::OK.into_response())
 }

@@ -1,6 +1,6 @@
 //! The local agent's service and check endpoints: `/v1/agent/services`, `/checks`,
 //! `/service/register|deregister`, `/check/register|deregister|pass|warn|fail|update`,
-//! maintenance mode, `/reload`, and the gossip controls `/join` and `/force-leave`.
+//! maintenance mode and `/reload`.
 
 use crate::body::read_json;
 use crate::catalog::parse_status;
@@ -39,11 +39,6 @@ pub fn routes() -> Router<Arc<Context>> {
             put(service_maintenance),
         )
         .route("/v1/agent/reload", put(reload))
-        .route("/v1/agent/join/{address}", put(join).get(join))
-        .route(
-            "/v1/agent/force-leave/{node}",
-            put(force_leave).get(force_leave),
-        )
 }
 
 impl From<AgentError> for ApiError {
@@ -261,24 +256,6 @@ async fn reload(State(context): State<Arc<Context>>) -> Result<Response, ApiErro
         .map_err(|e| ApiError::bad_request(format!("Failed to reload configs: {e}")))?;
     context.agent.reload(&config)?;
     Ok(done())
-}
-
-async fn join(Path(address): Path<String>) -> ApiError {
-    ApiError::internal(format!(
-        "Cannot join {address}: this Senate build runs single-server clusters and has no gossip pool yet"
-    ))
-}
-
-async fn force_leave(
-    State(context): State<Arc<Context>>,
-    Path(node): Path<String>,
-) -> Result<Response, ApiError> {
-    if node == context.config.node_name {
-        return Err(ApiError::bad_request("Cannot force-leave the local agent"));
-    }
-    Err(ApiError::not_found(format!(
-        "No node found with name '{node}'"
-    )))
 }
 
 /// Reads a boolean as Go's `strconv.ParseBool` does (`1`, `t`, `T`, `TRUE`, `true`, `True`, and the false forms).

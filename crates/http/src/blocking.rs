@@ -50,14 +50,30 @@ pub fn rendered<T: serde::Serialize>((index, value): (u64, T), pretty: bool) -> 
     (index, reply::json_bytes(&value, pretty))
 }
 
-/// Refuses reads that need a leader when there is none, and passes the read barrier for `?consistent`.
+/// Lets a read run under its consistency mode: `?stale` at once; a default read only while
+/// this server leads under a lease a quorum renewed (waiting a bounded time for one); a
+/// `?consistent` read once a quorum confirmed this leader and it applied all it committed.
 pub async fn ensure_readable(context: &Context, options: &QueryOptions) -> Result<(), ApiError> {
     match options.consistency {
         Consistency::Stale => Ok(()),
-        Consistency::Default if context.raft.leader_address().is_some() => Ok(()),
-        Consistency::Default => Err(ApiError::internal("No cluster leader")),
-        Consistency::Consistent => Ok(context.raft.read_barrier().await?),
+        Consistency::Default => wait_for_lease(context).await,
+        Consistency::Consistent => Ok(context.raft().read_barrier().await?),
     }
+}
+
+async fn wait_for_lease(context: &Context) -> Result<(), ApiError> {
+    let raft = context.raft();
+    if raft.holds_lease() {
+        return Ok(());
+    }
+    let deadline = Instant::now() + raft.timing().hold_timeout();
+    while Instant::now() < deadline {
+        tokio::time::sleep(raft.timing().heartbeat).await;
+        if raft.holds_lease() {
+            return Ok(());
+        }
+    }
+    Err(ApiError::internal("No cluster leader"))
 }
 
 /// Calls `read` until its index passes `options.min_index`, waiting on `signals` between calls,

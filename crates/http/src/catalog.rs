@@ -45,8 +45,8 @@ async fn register(
     let input: RegisterInput = read_json(body).await?;
     let registration = registration_from(input, &context.config.datacenter)?;
     let outcome = context
-        .raft
-        .propose(Command::Register(registration))
+        .cluster
+        .write(Command::Register(registration))
         .await?;
     reply::outcome(outcome, params.has("pretty"))
 }
@@ -171,8 +171,8 @@ async fn deregister(
         (None, None) => Deregistration::Node(node),
     };
     let outcome = context
-        .raft
-        .propose(Command::Deregister(deregistration))
+        .cluster
+        .write(Command::Deregister(deregistration))
         .await?;
     reply::outcome(outcome, params.has("pretty"))
 }

@@ -2,6 +2,7 @@
 
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
+use senate_cluster::ClusterError;
 use senate_consensus::ConsensusError;
 
 /// An error answered to the client.
@@ -47,7 +48,20 @@ impl ApiError {
 
 impl From<ConsensusError> for ApiError {
     fn from(error: ConsensusError) -> Self {
-        ApiError::internal(error.to_string())
+        match error {
+            ConsensusError::NotLeader { .. } => ApiError::internal("No cluster leader"),
+            other => ApiError::internal(other.to_string()),
+        }
+    }
+}
+
+impl From<ClusterError> for ApiError {
+    fn from(error: ClusterError) -> Self {
+        match error {
+            ClusterError::BadRequest(message) => ApiError::bad_request(message),
+            ClusterError::Consensus(error) => error.into(),
+            other => ApiError::internal(other.to_string()),
+        }
     }
 }
 

@@ -179,8 +179,8 @@ async fn write(
         }
     }
     let outcome = context
-        .raft
-        .propose(Command::KvPut {
+        .cluster
+        .write(Command::KvPut {
             key,
             value,
             flags,
@@ -209,8 +209,8 @@ async fn delete(State(context): State<Arc<Context>>, uri: Uri) -> Result<Respons
         }
     };
     let outcome = context
-        .raft
-        .propose(Command::KvDelete { key, mode })
+        .cluster
+        .write(Command::KvDelete { key, mode })
         .await?;
     reply::outcome(outcome, params.has("pretty"))
 }

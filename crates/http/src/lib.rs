@@ -1,7 +1,8 @@
 //! Senate's HTTP API, Consul's `/v1/...` endpoints over axum.
 //!
-//! A request passes through [`query`] (dc, consistency, index/wait, pretty), then its endpoint
-//! module reads the store through [`blocking`] or proposes a command through Raft, and answers
+//! A request passes through [`forward`] (to the leader when only it may answer), then
+//! [`query`] (dc, consistency, index/wait, pretty); its endpoint module reads the store through
+//! [`blocking`] or writes through the cluster seam, and answers
 //! through [`reply`] (JSON plus the `X-Consul-*` headers) or [`error::ApiError`].
 
 pub mod agent;
@@ -13,6 +14,7 @@ pub mod context;
 pub mod error;
 pub mod event;
 pub mod filters;
+pub mod forward;
 pub mod h1;
 pub mod health;
 pub mod kv;
@@ -44,5 +46,9 @@ pub fn router(context: Arc<Context>) -> Router {
         .merge(health::routes())
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            context.clone(),
+            forward::to_leader,
+        ))
         .with_state(context)
 }

@@ -1,24 +1,46 @@
-//! `/v1/operator/raft/configuration` and `/v1/operator/raft/peer`: inspect the Raft servers and
-//! remove one by `?address=` or `?id=`.
+//! The operator endpoints: `/v1/operator/raft/configuration` (the servers and the
+//! configuration's index), `/v1/operator/raft/peer` (remove one by `?address=` or `?id=`),
+//! `/v1/operator/raft/transfer-leader`, and autopilot's `/configuration`, `/health` and `/state`.
+//! All but `?stale` reads are answered on the leader (the forwarding layer sends them there).
 
 use crate::blocking::ensure_readable;
+use crate::body::read_json;
 use crate::context::Context;
 use crate::error::ApiError;
-use crate::query::{Params, QueryOptions};
+use crate::query::{check_datacenter, Params, QueryOptions};
 use crate::reply;
+use axum::body::Body;
 use axum::extract::State;
-use axum::http::Uri;
-use axum::response::Response;
-use axum::routing::{delete, get};
+use axum::http::{StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
 use axum::Router;
+use senate_cluster::autopilot::{failure_tolerance, server_health, ServerHealth};
+use senate_gossip::MemberStatus;
+use senate_state::{Command, Outcome};
+use senate_types::operator::AutopilotConfigJson;
+use senate_types::time::rfc3339;
+use senate_types::version::CONSUL_API_VERSION;
 use serde::Serialize;
+use serde_json::{json, Map, Value};
 use std::sync::Arc;
+use std::time::{Instant, SystemTime};
 
 /// The operator routes.
 pub fn routes() -> Router<Arc<Context>> {
     Router::new()
         .route("/v1/operator/raft/configuration", get(configuration))
         .route("/v1/operator/raft/peer", delete(remove_peer))
+        .route(
+            "/v1/operator/raft/transfer-leader",
+            post(transfer_leader).put(transfer_leader),
+        )
+        .route(
+            "/v1/operator/autopilot/configuration",
+            get(autopilot_configuration).put(set_autopilot_configuration),
+        )
+        .route("/v1/operator/autopilot/health", get(autopilot_health))
+        .route("/v1/operator/autopilot/state", get(autopilot_state))
 }
 
 #[derive(Serialize)]
@@ -31,6 +53,7 @@ struct ServerView {
     leader: bool,
     voter: bool,
     protocol_version: &'static str,
+    last_index: u64,
 }
 
 #[derive(Serialize)]
@@ -40,15 +63,6 @@ struct ConfigurationView {
     index: u64,
 }
 
-/// This server's ID as Consul reports it: the node ID, or the address when there is none.
-fn server_id(context: &Context) -> String {
-    context
-        .config
-        .node_id
-        .clone()
-        .unwrap_or_else(|| context.raft.leader_address().unwrap_or_default())
-}
-
 async fn configuration(
     State(context): State<Arc<Context>>,
     uri: Uri,
@@ -56,16 +70,17 @@ async fn configuration(
     let params = Params::parse(uri.query());
     let options = QueryOptions::parse(&params, &context)?;
     ensure_readable(&context, &options).await?;
-    let (index, servers) = context.raft.servers();
+    let (index, servers) = context.raft().servers();
     let servers = servers
         .into_iter()
         .map(|server| ServerView {
-            id: server_id(&context),
-            node: context.config.node_name.clone(),
-            address: server.address,
+            id: server.node.id,
+            node: server.node.name,
+            address: server.node.address,
             leader: server.leader,
             voter: server.voter,
             protocol_version: "3",
+            last_index: server.last_index.unwrap_or(0),
         })
         .collect();
     let index = index.max(1);
@@ -75,27 +90,220 @@ async fn configuration(
 
 async fn remove_peer(State(context): State<Arc<Context>>, uri: Uri) -> Result<Response, ApiError> {
     let params = Params::parse(uri.query());
-    QueryOptions::parse(&params, &context)?;
-    let (address, id) = (params.get("address"), params.get("id"));
-    if address.is_none() && id.is_none() {
-        return Err(ApiError::bad_request(
+    check_datacenter(&params, &context)?;
+    let (address, id) = (non_empty(&params, "address"), non_empty(&params, "id"));
+    match (address, id) {
+        (None, None) => Err(ApiError::bad_request(
             "Must specify either ?id with the server's ID or ?address with IP:port of peer to remove",
-        ));
-    }
-    let (_, servers) = context.raft.servers();
-    let own_id = server_id(&context);
-    let target = servers
-        .iter()
-        .find(|s| address == Some(s.address.as_str()) || id == Some(own_id.as_str()));
-    match target {
-        None => Err(ApiError::bad_request(format!(
-            "{} was not found in the Raft configuration",
-            address
-                .map(|a| format!("address {a:?}"))
-                .unwrap_or_else(|| format!("id {:?}", id.unwrap_or("")))
-        ))),
-        Some(_) => Err(ApiError::bad_request(
-            "Cannot remove this server: it is the only voter in the Raft configuration",
         )),
+        (Some(_), Some(_)) => Err(ApiError::bad_request(
+            "Must specify only one of ?id or ?address",
+        )),
+        _ => {
+            context.cluster.remove_peer(address, id).await?;
+            Ok(StatusCode::OK.into_response())
+        }
     }
+}
+
+fn non_empty<'a>(params: &'a Params, name: &str) -> Option<&'a str> {
+    params.get(name).filter(|value| !value.is_empty())
+}
+
+async fn transfer_leader(
+    State(context): State<Arc<Context>>,
+    uri: Uri,
+) -> Result<Response, ApiError> {
+    let params = Params::parse(uri.query());
+    check_datacenter(&params, &context)?;
+    context
+        .cluster
+        .transfer_leadership(non_empty(&params, "id"))
+        .await?;
+    Ok(reply::json(
+        &json!({ "Success": true }),
+        params.has("pretty"),
+    ))
+}
+
+async fn autopilot_configuration(
+    State(context): State<Arc<Context>>,
+    uri: Uri,
+) -> Result<Response, ApiError> {
+    let params = Params::parse(uri.query());
+    let options = QueryOptions::parse(&params, &context)?;
+    ensure_readable(&context, &options).await?;
+    let (config, create_index, modify_index) = context.store().snapshot().autopilot_config();
+    let view = AutopilotConfigJson::render(&config, create_index, modify_index);
+    Ok(reply::read(&context, &options, modify_index.max(1), &view))
+}
+
+async fn set_autopilot_configuration(
+    State(context): State<Arc<Context>>,
+    uri: Uri,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let params = Params::parse(uri.query());
+    check_datacenter(&params, &context)?;
+    let cas = params.u64("cas", "CAS index")?;
+    let wanted: AutopilotConfigJson = read_json(body).await?;
+    let config = wanted
+        .to_config()
+        .map_err(|e| ApiError::bad_request(format!("Error parsing autopilot config: {e}")))?;
+    let outcome = context
+        .cluster
+        .write(Command::AutopilotSetConfig { config, cas })
+        .await?;
+    let applied = matches!(outcome, Outcome::Applied(true));
+    Ok(reply::json(&applied, params.has("pretty")))
+}
+
+fn stable_since(server: &ServerHealth) -> String {
+    let since = server
+        .stable_since
+        .map(|at| SystemTime::now() - Instant::now().duration_since(at))
+        .unwrap_or(SystemTime::UNIX_EPOCH);
+    rfc3339(since)
+}
+
+fn serf_status(server: &ServerHealth) -> String {
+    server.gossip.unwrap_or(MemberStatus::None).to_string()
+}
+
+/// What autopilot knows of each server, from the leader: last contact, log position, health.
+struct ServerFacts {
+    health: ServerHealth,
+    last_contact: String,
+    last_term: u64,
+}
+
+fn server_facts(context: &Context) -> Vec<ServerFacts> {
+    let view = context.cluster.leadership();
+    server_health(&context.cluster)
+        .into_iter()
+        .map(|health| {
+            let contact_known = health.healthy || health.raft.leader;
+            ServerFacts {
+                last_contact: if contact_known {
+                    "0s".into()
+                } else {
+                    "-1ns".into()
+                },
+                last_term: view.term,
+                health,
+            }
+        })
+        .collect()
+}
+
+async fn autopilot_health(
+    State(context): State<Arc<Context>>,
+    uri: Uri,
+) -> Result<Response, ApiError> {
+    let params = Params::parse(uri.query());
+    let options = QueryOptions::parse(&params, &context)?;
+    ensure_readable(&context, &options).await?;
+    let facts = server_facts(&context);
+    let servers: Vec<Value> = facts
+        .iter()
+        .map(|fact| {
+            let raft = &fact.health.raft;
+            json!({
+                "ID": raft.node.id,
+                "Name": raft.node.name,
+                "Address": raft.node.address,
+                "SerfStatus": serf_status(&fact.health),
+                "Version": CONSUL_API_VERSION,
+                "Leader": raft.leader,
+                "LastContact": fact.last_contact,
+                "LastTerm": fact.last_term,
+                "LastIndex": raft.last_index.unwrap_or(0),
+                "Healthy": fact.health.healthy,
+                "Voter": raft.voter,
+                "StableSince": stable_since(&fact.health),
+            })
+        })
+        .collect();
+    let healthy = facts.iter().all(|f| f.health.healthy);
+    let health: Vec<ServerHealth> = facts.into_iter().map(|f| f.health).collect();
+    let body = json!({
+        "Healthy": healthy,
+        "FailureTolerance": failure_tolerance(&health),
+        "Servers": servers,
+    });
+    let status = if healthy {
+        StatusCode::OK
+    } else {
+        StatusCode::TOO_MANY_REQUESTS
+    };
+    let mut response = reply::json(&body, options.pretty);
+    *response.status_mut() = status;
+    Ok(response)
+}
+
+async fn autopilot_state(
+    State(context): State<Arc<Context>>,
+    uri: Uri,
+) -> Result<Response, ApiError> {
+    let params = Params::parse(uri.query());
+    let options = QueryOptions::parse(&params, &context)?;
+    ensure_readable(&context, &options).await?;
+    let facts = server_facts(&context);
+    let mut servers = Map::new();
+    for fact in &facts {
+        let raft = &fact.health.raft;
+        let status = match (raft.leader, raft.voter) {
+            (true, _) => "leader",
+            (false, true) => "voter",
+            (false, false) => "non-voter",
+        };
+        servers.insert(
+            raft.node.id.clone(),
+            json!({
+                "ID": raft.node.id,
+                "Name": raft.node.name,
+                "Address": raft.node.address,
+                "NodeStatus": serf_status(&fact.health),
+                "Version": CONSUL_API_VERSION,
+                "LastContact": fact.last_contact,
+                "LastTerm": fact.last_term,
+                "LastIndex": raft.last_index.unwrap_or(0),
+                "Healthy": fact.health.healthy,
+                "StableSince": stable_since(&fact.health),
+                "ReadReplica": false,
+                "Status": status,
+                "Meta": {},
+                "NodeType": "voter",
+            }),
+        );
+    }
+    let health: Vec<ServerHealth> = facts.iter().map(|f| f.health.clone()).collect();
+    let voters: Vec<&str> = facts
+        .iter()
+        .filter(|f| f.health.raft.voter)
+        .map(|f| f.health.raft.node.id.as_str())
+        .collect();
+    let leader = facts
+        .iter()
+        .find(|f| f.health.raft.leader)
+        .map(|f| f.health.raft.node.id.clone())
+        .unwrap_or_default();
+    let healthy_voters = health.iter().filter(|s| s.raft.voter && s.healthy).count();
+    let body = json!({
+        "Healthy": health.iter().all(|s| s.healthy),
+        "FailureTolerance": failure_tolerance(&health),
+        "OptimisticFailureTolerance": healthy_voters.saturating_sub(voters.len() / 2 + 1),
+        "Servers": servers,
+        "Leader": leader,
+        "Voters": voters,
+        "ReadReplicas": null,
+        "RedundancyZones": null,
+        "Upgrade": null,
+    });
+    Ok(reply::read(
+        &context,
+        &options,
+        context.store().snapshot().applied_index.max(1),
+        &body,
+    ))
 }

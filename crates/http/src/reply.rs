@@ -46,8 +46,8 @@ const EFFECTIVE_CONSISTENCY: HeaderName = HeaderName::from_static("x-consul-effe
 
 /// The `X-Consul-Index`, `X-Consul-KnownLeader`, `X-Consul-LastContact` and effective-consistency headers.
 pub fn query_headers(context: &Context, options: &QueryOptions, index: u64) -> HeaderMap {
-    let leadership = context.raft.leadership();
-    let known_leader = if leadership.leader_address.is_some() {
+    let leadership = context.cluster.leadership();
+    let known_leader = if leadership.leader.is_some() {
         "true"
     } else {
         "false"

@@ -49,8 +49,8 @@ async fn create(
     let (id, ttl) = (session.id.clone(), session.ttl.clone());
     reply::outcome(
         context
-            .raft
-            .propose(Command::SessionCreate(session))
+            .cluster
+            .write(Command::SessionCreate(session))
             .await?,
         false,
     )?;
@@ -162,7 +162,10 @@ async fn destroy(
 ) -> Result<Response, ApiError> {
     let params = Params::parse(uri.query());
     check_datacenter(&params, &context)?;
-    let outcome = context.raft.propose(Command::SessionDestroy { id }).await?;
+    let outcome = context
+        .cluster
+        .write(Command::SessionDestroy { id })
+        .await?;
     reply::outcome(outcome, params.has("pretty"))
 }
 

@@ -1,4 +1,5 @@
-//! `/v1/status/leader` and `/v1/status/peers`: the Raft leader's address and the voters'.
+//! `/v1/status/leader` and `/v1/status/peers`: the Raft leader's RPC address and the voters',
+//! as this server knows them.
 
 use crate::context::Context;
 use crate::error::ApiError;
@@ -21,18 +22,19 @@ pub fn routes() -> Router<Arc<Context>> {
 async fn leader(State(context): State<Arc<Context>>, uri: Uri) -> Result<Response, ApiError> {
     let params = Params::parse(uri.query());
     check_datacenter(&params, &context)?;
-    let leader = context.raft.leader_address().unwrap_or_default();
+    let view = context.cluster.leadership();
+    let leader = view.leader_address().unwrap_or_default();
     Ok(reply::json(&leader, params.has("pretty")))
 }
 
 async fn peers(State(context): State<Arc<Context>>, uri: Uri) -> Result<Response, ApiError> {
     let params = Params::parse(uri.query());
     check_datacenter(&params, &context)?;
-    let (_, servers) = context.raft.servers();
+    let (_, servers) = context.raft().servers();
     let voters: Vec<String> = servers
         .into_iter()
         .filter(|s| s.voter)
-        .map(|s| s.address)
+        .map(|s| s.node.address)
         .collect();
     Ok(reply::json(&voters, params.has("pretty")))
 }

@@ -22,6 +22,10 @@ const PATH: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'~')
     .remove(b'/');
 
+/// Characters escaped in a node name or gossip address used as one path segment (`/` is escaped;
+/// `:` is kept, as Go's client keeps it in `/v1/agent/join/10.0.0.1:8301`).
+const SEGMENT: &AsciiSet = &QUERY.remove(b':');
+
 /// Characters escaped in a query-string value.
 const QUERY: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'-')
@@ -119,6 +123,17 @@ impl ApiClient {
         self.send(Method::PUT, path, query, Bytes::from(body)).await
     }
 
+    /// `POST path?query` with `body`.
+    pub async fn post(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+        body: Vec<u8>,
+    ) -> anyhow::Result<Reply> {
+        self.send(Method::POST, path, query, Bytes::from(body))
+            .await
+    }
+
     /// `DELETE path?query`.
     pub async fn delete(&self, path: &str, query: &[(&str, String)]) -> anyhow::Result<Reply> {
         self.send(Method::DELETE, path, query, Bytes::new()).await
@@ -173,6 +188,11 @@ impl ApiClient {
 /// Escapes a KV key (or other path tail) for use in a URL path, keeping `/`.
 pub fn escape_path(text: &str) -> String {
     utf8_percent_encode(text, PATH).to_string()
+}
+
+/// Escapes a node name or `host:port` address for use as the last segment of a URL path.
+pub fn escape_segment(text: &str) -> String {
+    utf8_percent_encode(text, SEGMENT).to_string()
 }
 
 fn env_value(name: &str) -> Option<String> {
@@ -296,6 +316,12 @@ mod tests {
         };
         let error = reply.into_ok_body().unwrap_err().to_string();
         assert_eq!(error, "Unexpected response code: 500 (No cluster leader)");
+    }
+
+    #[test]
+    fn segments_keep_colons() {
+        assert_eq!(escape_segment("10.0.0.1:8301"), "10.0.0.1:8301");
+        assert_eq!(escape_segment("node one?/x"), "node%20one%3F%2Fx");
     }
 
     #[test]

@@ -7,7 +7,10 @@ use clap::{CommandFactory, Parser, Subcommand};
 use senate_agent::config::AgentArgs;
 
 use crate::commands::catalog::CatalogCommand;
+use crate::commands::info::InfoArgs;
+use crate::commands::join::JoinArgs;
 use crate::commands::kv::KvCommand;
+use crate::commands::leave::{ForceLeaveArgs, LeaveArgs};
 use crate::commands::maint::MaintArgs;
 use crate::commands::members::MembersArgs;
 use crate::commands::operator::OperatorCommand;
@@ -31,11 +34,19 @@ pub enum Commands {
         #[command(subcommand)]
         command: CatalogCommand,
     },
+    /// Forces a member of the cluster to enter the "left" state
+    ForceLeave(ForceLeaveArgs),
+    /// Provides debugging information for operators
+    Info(InfoArgs),
+    /// Tell the agent to join a cluster
+    Join(JoinArgs),
     /// Interact with the key-value store
     Kv {
         #[command(subcommand)]
         command: KvCommand,
     },
+    /// Gracefully leaves the cluster and shuts the agent down
+    Leave(LeaveArgs),
     /// Controls node or service maintenance mode
     Maint(MaintArgs),
     /// Lists the members of a Senate cluster

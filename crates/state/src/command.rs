@@ -2,6 +2,7 @@
 
 use bytes::Bytes;
 use senate_types::catalog::{Deregistration, Registration};
+use senate_types::operator::AutopilotConfig;
 use senate_types::session::Session;
 use serde::{Deserialize, Serialize};
 
@@ -53,6 +54,11 @@ pub enum Command {
     /// Forgets KV tombstones at or below this index.
     ReapTombstones {
         up_to: u64,
+    },
+    /// Sets autopilot's configuration; with `cas`, only if its ModifyIndex equals it.
+    AutopilotSetConfig {
+        config: AutopilotConfig,
+        cas: Option<u64>,
     },
     /// Several commands proposed together, applied in order at one index.
     Batch(Vec<Command>),

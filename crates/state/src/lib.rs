@@ -10,6 +10,7 @@
 pub mod catalog;
 pub mod command;
 pub mod kv;
+pub mod operator;
 pub mod session;
 pub mod store;
 pub mod tables;

@@ -98,6 +98,9 @@ impl Tables {
                 self.apply_deregister(index, deregistration, changes)
             }
             Command::ReapTombstones { up_to } => self.apply_reap_tombstones(up_to),
+            Command::AutopilotSetConfig { config, cas } => {
+                self.apply_autopilot_config(index, config, cas, changes)
+            }
             Command::Batch(commands) => Outcome::Batch(
                 commands
                     .into_iter()

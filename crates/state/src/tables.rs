@@ -5,6 +5,7 @@ use crate::watch::Topic;
 use imbl::{OrdMap, OrdSet};
 use senate_types::catalog::{HealthCheck, Node, ServiceInstance};
 use senate_types::kv::KvEntry;
+use senate_types::operator::AutopilotConfig;
 use senate_types::session::Session;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -39,6 +40,8 @@ pub struct Tables {
     pub(crate) service_name_index: OrdMap<String, u64>,
     /// The last index that changed a node, its services or its checks.
     pub(crate) node_change_index: OrdMap<String, u64>,
+    /// Autopilot's configuration once set, with its create and modify indexes.
+    pub(crate) autopilot: Option<(AutopilotConfig, u64, u64)>,
 }
 
 /// What applying commands changed, beyond the tables themselves.

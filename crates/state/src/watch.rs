@@ -24,6 +24,8 @@ pub enum Topic {
     Node(String),
     /// One service name: its instances, their nodes and every check that bears on their health.
     Service(String),
+    /// Autopilot's configuration.
+    Autopilot,
 }
 
 /// A change notification point shared by every subscriber of one topic.

@@ -195,6 +195,31 @@ pub enum Deregistration {
     Check { node: String, check_id: String },
 }
 
+impl HealthCheck {
+    /// The `serfHealth` check the leader keeps for a member: passing while gossip finds it
+    /// alive, critical once it failed.
+    pub fn serf_health(node: &str, alive: bool) -> HealthCheck {
+        let (status, output) = match alive {
+            true => (CheckStatus::Passing, "Agent alive and reachable"),
+            false => (CheckStatus::Critical, "Agent not live or unreachable"),
+        };
+        HealthCheck {
+            node: node.to_string(),
+            check_id: SERF_HEALTH_CHECK.to_string(),
+            name: "Serf Health Status".to_string(),
+            status,
+            notes: String::new(),
+            output: output.to_string(),
+            service_id: String::new(),
+            service_name: String::new(),
+            service_tags: Vec::new(),
+            check_type: String::new(),
+            create_index: 0,
+            modify_index: 0,
+        }
+    }
+}
+
 impl Node {
     /// Whether two records say the same thing, whatever Raft indexes they carry.
     pub fn same_as(&self, other: &Node) -> bool {

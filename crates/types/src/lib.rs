@@ -8,5 +8,7 @@ pub mod catalog;
 pub mod duration;
 pub mod json;
 pub mod kv;
+pub mod operator;
 pub mod session;
+pub mod time;
 pub mod version;

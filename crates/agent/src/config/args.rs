@@ -80,6 +80,12 @@ pub struct AgentArgs {
     /// Agent to join at start, retrying until it answers; may be repeated.
     #[arg(long, value_name = "ADDRESS")]
     pub retry_join: Vec<String>,
+    /// Time to wait between -retry-join attempts (default 30s).
+    #[arg(long, value_name = "DURATION")]
+    pub retry_interval: Option<String>,
+    /// Number of -retry-join attempts before giving up (default 0: forever).
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    pub retry_max: Option<i64>,
     /// Enable the web UI.
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub ui: Option<bool>,
@@ -118,6 +124,7 @@ impl AgentArgs {
             ("-encrypt", "encrypt", &self.encrypt),
             ("-domain", "domain", &self.domain),
             ("-pid-file", "pid_file", &self.pid_file),
+            ("-retry-interval", "retry_interval", &self.retry_interval),
         ];
         let numbers = [
             (
@@ -132,6 +139,7 @@ impl AgentArgs {
             ("-serf-lan-port", "ports.serf_lan", self.serf_lan_port),
             ("-serf-wan-port", "ports.serf_wan", self.serf_wan_port),
             ("-server-port", "ports.server", self.server_port),
+            ("-retry-max", "retry_max", self.retry_max),
         ];
         let switches = [
             ("-server", "server", self.server),

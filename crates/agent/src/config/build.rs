@@ -37,6 +37,7 @@ fn defaults() -> Value {
         "session_ttl_min": "10s",
         "check_update_interval": "5m",
         "retry_interval": "30s",
+        "retry_max": 0,
         "acl": { "default_policy": "allow", "down_policy": "extend-cache", "token_ttl": "30s" },
         "ui_config": { "enabled": false }
     })
@@ -134,6 +135,7 @@ impl Builder {
             start_join: self.settings.get("start_join").unwrap_or_default(),
             retry_join: self.settings.get("retry_join").unwrap_or_default(),
             retry_interval: self.settings.value("retry_interval")?,
+            retry_max: self.settings.number("retry_max")?,
             ui: self.settings.value("ui_config.enabled")?,
             encrypt: self.encrypt(),
             node_meta: self.settings.get("node_meta").unwrap_or_default(),

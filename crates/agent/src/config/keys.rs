@@ -115,6 +115,13 @@ const KEYS: &[(&str, Kind)] = &[
     ("start_join", Kind::TextList),
     ("retry_join", Kind::TextList),
     ("retry_interval", Kind::Duration),
+    (
+        "retry_max",
+        Kind::Int {
+            min: 0,
+            max: u32::MAX as i64,
+        },
+    ),
     ("ui_config.enabled", Kind::Bool),
     ("encrypt", Kind::Text),
 ];

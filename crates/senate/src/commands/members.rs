@@ -9,7 +9,7 @@ use clap::Args;
 use regex::Regex;
 use serde::Deserialize;
 
-use super::block_on;
+use super::{block_on, emit};
 use super::table::columnize;
 use crate::api_client::{ApiClient, HttpArgs};
 
@@ -31,6 +31,9 @@ pub struct MembersArgs {
     /// Show only members of this network segment
     #[arg(long, default_value = ALL_SEGMENTS, value_name = "NAME")]
     pub segment: String,
+    /// Filter expression the agent applies to the members
+    #[arg(long, value_name = "EXPRESSION")]
+    pub filter: Option<String>,
     #[command(flatten)]
     pub http: HttpArgs,
 }
@@ -89,6 +92,9 @@ pub fn run(args: MembersArgs) -> anyhow::Result<ExitCode> {
     if args.segment != ALL_SEGMENTS {
         query.push(("segment", args.segment.clone()));
     }
+    if let Some(filter) = args.filter.as_ref().filter(|filter| !filter.is_empty()) {
+        query.push(("filter", filter.clone()));
+    }
     let members: Vec<Member> =
         block_on(async { client.get("/v1/agent/members", &query).await?.json() })
             .map_err(|e| anyhow!("Error retrieving members: {e:#}"))?;
@@ -106,17 +112,21 @@ pub fn run(args: MembersArgs) -> anyhow::Result<ExitCode> {
     } else {
         standard_rows(&members)
     };
-    println!("{}", columnize(&rows));
+    emit(&format!("{}\n", columnize(&rows)))?;
     Ok(ExitCode::SUCCESS)
 }
 
-/// Fills the partition and segment columns as Consul's CLI shows them.
+/// Fills the partition and segment columns as Consul's CLI shows them: segments belong to the
+/// default partition only, so members of other partitions show none.
 fn with_display_tags(mut member: Member, segment_filter: &str) -> Member {
     let partition = member.tags.entry("ap".to_string()).or_default();
     if partition.is_empty() {
         *partition = "default".to_string();
     }
-    let segment = if segment_filter == ALL_SEGMENTS && member.is_server() {
+    let in_default_partition = *partition == "default";
+    let segment = if !in_default_partition {
+        String::new()
+    } else if segment_filter == ALL_SEGMENTS && member.is_server() {
         "<all>".to_string()
     } else {
         match member.tag("segment") {
@@ -248,6 +258,17 @@ mod tests {
             "Node   Address         Status  Type    Build   Protocol  DC   Partition  Segment\n\
              alpha  127.0.0.1:8301  alive   server  1.21.0  2         dc1  default    <all>\n\
              zeta   127.0.0.1:8301  alive   client  1.21.0  2         dc1  default    <default>"
+        );
+    }
+
+    #[test]
+    fn detailed_tags_are_sorted_and_other_partitions_have_no_segment() {
+        let mut m = member("a", "node");
+        m.tags.insert("ap".to_string(), "team".to_string());
+        let m = with_display_tags(m, ALL_SEGMENTS);
+        assert_eq!(
+            detailed_rows(&[m])[1][3],
+            "ap=team,build=1.21.0:abc,dc=dc1,role=node,segment=,vsn=2"
         );
     }
 

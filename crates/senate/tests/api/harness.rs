@@ -85,10 +85,16 @@ impl Ports {
     }
 }
 
-/// How the server keeps its state.
+/// How the server keeps its state and finds its cluster.
 enum Mode {
     Dev,
     Durable(PathBuf),
+    /// One of several servers: `-bootstrap-expect`, joining others' gossip ports.
+    Member {
+        data_dir: PathBuf,
+        expect: u32,
+        join: Vec<u16>,
+    },
 }
 
 /// A running `senate agent`, killed on drop.
@@ -122,6 +128,17 @@ impl Server {
     /// A durable single server keeping its state in `data_dir`, given extra arguments.
     pub fn durable_with(data_dir: &Path, extra_args: &[&str]) -> Server {
         Server::launch(Mode::Durable(data_dir.to_path_buf()), extra_args)
+    }
+
+    /// A server of a cluster that bootstraps once `expect` servers meet, retry-joining the
+    /// gossip ports in `join`; returns once its HTTP API answers (a leader may come later).
+    pub fn member(data_dir: &Path, expect: u32, join: &[u16], extra_args: &[&str]) -> Server {
+        let mode = Mode::Member {
+            data_dir: data_dir.to_path_buf(),
+            expect,
+            join: join.to_vec(),
+        };
+        Server::launch(mode, extra_args)
     }
 
     fn launch(mode: Mode, extra_args: &[&str]) -> Server {
@@ -166,7 +183,10 @@ impl Server {
             .spawn()
             .map_err(|e| format!("spawning senate: {e}"))?;
         self.child = Some(child);
-        self.wait_until_leader()
+        match self.mode {
+            Mode::Member { .. } => self.wait_until_serving(),
+            Mode::Dev | Mode::Durable(_) => self.wait_until_leader(),
+        }
     }
 
     fn args(&self) -> Vec<String> {
@@ -176,6 +196,22 @@ impl Server {
             Mode::Durable(dir) => {
                 args.extend(["-server".to_string(), "-bootstrap-expect=1".to_string()]);
                 args.extend(["-data-dir".to_string(), dir.display().to_string()]);
+            }
+            Mode::Member {
+                data_dir,
+                expect,
+                join,
+            } => {
+                args.extend(["-server".to_string(), format!("-bootstrap-expect={expect}")]);
+                args.extend(["-data-dir".to_string(), data_dir.display().to_string()]);
+                args.extend([
+                    "-bind=127.0.0.1".to_string(),
+                    "-retry-interval=1s".to_string(),
+                ]);
+                args.extend(
+                    join.iter()
+                        .map(|port| format!("-retry-join=127.0.0.1:{port}")),
+                );
             }
         }
         let p = self.ports;
@@ -198,7 +234,32 @@ impl Server {
             .join(format!("senate-{}.log", self.starts))
     }
 
+    /// Waits until the HTTP API answers at all.
+    fn wait_until_serving(&mut self) -> Result<(), String> {
+        self.wait_until(
+            "the HTTP API answers",
+            |response| response.status == 200,
+            "/v1/agent/self",
+        )
+    }
+
     fn wait_until_leader(&mut self) -> Result<(), String> {
+        self.wait_until(
+            "a leader",
+            |response| {
+                let leader = serde_json::from_slice::<String>(&response.body).unwrap_or_default();
+                response.status == 200 && !leader.is_empty()
+            },
+            "/v1/status/leader",
+        )
+    }
+
+    fn wait_until(
+        &mut self,
+        what: &str,
+        ready: impl Fn(&crate::http::Response) -> bool,
+        path: &str,
+    ) -> Result<(), String> {
         let deadline = Instant::now() + READY_DEADLINE;
         let mut client = self.client();
         loop {
@@ -210,15 +271,14 @@ impl Server {
                     ));
                 }
             }
-            if let Ok(response) = client.try_request("GET", "/v1/status/leader", b"") {
-                let leader = serde_json::from_slice::<String>(&response.body).unwrap_or_default();
-                if response.status == 200 && !leader.is_empty() {
+            if let Ok(response) = client.try_request("GET", path, b"") {
+                if ready(&response) {
                     return Ok(());
                 }
             }
             if Instant::now() > deadline {
                 return Err(format!(
-                    "no leader within {READY_DEADLINE:?}\n{}",
+                    "no sign of {what} within {READY_DEADLINE:?}\n{}",
                     self.log_tail()
                 ));
             }
@@ -239,6 +299,36 @@ impl Server {
     /// The Raft server (RPC) port, which Consul servers advertise as the `consul` service's port.
     pub fn server_port(&self) -> u16 {
         self.ports.server
+    }
+
+    /// The server's RPC address as the Raft configuration names it.
+    pub fn rpc_address(&self) -> String {
+        format!("127.0.0.1:{}", self.ports.server)
+    }
+
+    /// The LAN gossip port others join.
+    pub fn serf_lan_port(&self) -> u16 {
+        self.ports.serf_lan
+    }
+
+    /// Kills the process with SIGKILL and leaves it stopped.
+    pub fn kill(&mut self) {
+        stop(self.child.take());
+    }
+
+    /// Starts a stopped server again with the same flags, data directory and ports.
+    pub fn restart(&mut self) {
+        stop(self.child.take());
+        if let Err(failure) = self.start() {
+            panic!("senate did not start again: {failure}");
+        }
+    }
+
+    /// Whether the process is still running.
+    pub fn is_running(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|child| matches!(child.try_wait(), Ok(None)))
     }
 
     /// A new client connection to this server.

@@ -7,6 +7,7 @@ mod bad_input;
 mod blocking;
 mod catalog;
 mod checks;
+mod cluster;
 mod durability;
 mod events;
 mod harness;

@@ -1,0 +1,23 @@
+//! A server's place in its cluster: everything between the HTTP API and one server's Raft.
+//!
+//! - [`server`]: [`ClusterServer`], the seam the API and the local agent call for writes,
+//!   leader-bound requests and membership changes; it answers locally or forwards to the leader.
+//! - [`wire`]: the messages servers exchange over the RPC port besides Raft's own.
+//! - [`rpc_service`]: answers those messages (and Raft's) on the RPC port.
+//! - [`members`]: what gossip tags say about a member: its role, datacenter, ID and RPC port.
+//! - [`bootstrap`]: `-bootstrap-expect`: form the first configuration once enough servers meet.
+//! - [`autopilot`]: the leader's reconciliation of the Raft configuration with gossip.
+//! - [`serf_health`]: the leader's reconciliation of each node's `serfHealth` check with gossip.
+//! - [`error`]: what a cluster operation fails with.
+
+pub mod autopilot;
+pub mod bootstrap;
+pub mod error;
+pub mod members;
+pub mod rpc_service;
+pub mod serf_health;
+pub mod server;
+pub mod wire;
+
+pub use error::ClusterError;
+pub use server::{ClusterServer, LocalHttp};

@@ -1,0 +1,97 @@
+//! Answers what arrives on the server RPC port: Raft's own messages go to Raft; forwarded HTTP
+//! requests and proposals are served only while this server leads (otherwise the sender is told
+//! to find the leader); the rest serve bootstrap and leadership transfer.
+
+use crate::server::ClusterServer;
+use crate::wire::{
+    self, ForwardedRequest, HoldElections, PeerStatus, Proposal, ProposalReply, CAMPAIGN,
+    FORWARD_HTTP, HOLD_ELECTIONS, NOT_LEADER, PEER_STATUS, PROPOSE,
+};
+use bytes::Bytes;
+use futures::future::BoxFuture;
+use futures::FutureExt;
+use senate_consensus::network::is_raft_kind;
+use senate_rpc::{Handler, Kind};
+use std::sync::Arc;
+
+/// The RPC port's handler for one server.
+pub struct RpcService {
+    server: Arc<ClusterServer>,
+}
+
+impl RpcService {
+    pub fn new(server: Arc<ClusterServer>) -> Arc<Self> {
+        Arc::new(RpcService { server })
+    }
+}
+
+impl Handler for RpcService {
+    fn handle(&self, kind: Kind, payload: Bytes) -> BoxFuture<'static, Result<Bytes, String>> {
+        let server = self.server.clone();
+        async move { answer(&server, kind, &payload).await }.boxed()
+    }
+}
+
+async fn answer(server: &ClusterServer, kind: Kind, payload: &[u8]) -> Result<Bytes, String> {
+    if is_raft_kind(kind) {
+        return server.raft().answer_peer(kind, payload).await;
+    }
+    match kind {
+        FORWARD_HTTP => serve_http(server, wire::decode(payload)?).await,
+        PROPOSE => propose(server, wire::decode(payload)?).await,
+        PEER_STATUS => {
+            let initialized = server
+                .raft()
+                .is_initialized()
+                .await
+                .map_err(|e| e.to_string())?;
+            wire::encode(&PeerStatus { initialized })
+        }
+        CAMPAIGN => {
+            server.campaign().await.map_err(|e| e.to_string())?;
+            Ok(Bytes::new())
+        }
+        HOLD_ELECTIONS => {
+            let hold: HoldElections = wire::decode(payload)?;
+            hold_elections(server, hold);
+            Ok(Bytes::new())
+        }
+        other => Err(format!("unknown RPC kind {other}")),
+    }
+}
+
+async fn serve_http(server: &ClusterServer, request: ForwardedRequest) -> Result<Bytes, String> {
+    if !server.is_leader() {
+        return Err(NOT_LEADER.into());
+    }
+    let local = server
+        .local_http()
+        .ok_or("this server is still starting")?
+        .clone();
+    wire::encode(&local.serve(request).await)
+}
+
+async fn propose(server: &ClusterServer, proposal: Proposal) -> Result<Bytes, String> {
+    if !server.is_leader() {
+        return Err(NOT_LEADER.into());
+    }
+    let reply: ProposalReply = server
+        .raft()
+        .propose(proposal.command)
+        .await
+        .map_err(|error| match error {
+            senate_consensus::ConsensusError::NotLeader { .. } => NOT_LEADER.to_string(),
+            other => other.to_string(),
+        });
+    wire::encode(&reply)
+}
+
+/// Keeps this server from starting elections for a while, then lets it again.
+fn hold_elections(server: &ClusterServer, hold: HoldElections) {
+    let raft = server.raft().clone();
+    raft.allow_elections(false);
+    tokio::spawn(async move {
+        tokio::time::sleep(hold.duration).await;
+        raft.allow_elections(true);
+    });
+}

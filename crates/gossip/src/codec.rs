@@ -1,0 +1,390 @@
+//! The datagram wire format: foca's headers and membership updates as bincode, behind a
+//! version byte. Identities travel whole (with tags) only where foca stores them — the
+//! sender and the updates; the destination and probe targets are sent without tags, which
+//! keeps a header with three identities inside one datagram.
+
+use crate::identity::NodeId;
+use bincode::Options;
+use bytes::{Buf, BufMut};
+use foca::{Header, Member, Message, State};
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+
+/// The first byte of every gossip datagram.
+pub(crate) const DATAGRAM_VERSION: u8 = 1;
+
+/// The largest datagram foca produces and accepts (memberlist's UDP buffer size).
+pub(crate) const MAX_DATAGRAM: usize = 1400;
+
+/// Why a datagram or update could not be encoded or decoded.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum CodecError {
+    #[error("empty datagram")]
+    Empty,
+    #[error("unsupported datagram version {0} (this node speaks {DATAGRAM_VERSION})")]
+    Version(u8),
+    #[error("no room left in the datagram")]
+    Full,
+    #[error("bad encoding: {0}")]
+    Bincode(#[from] bincode::Error),
+}
+
+/// foca's `Codec` for [`NodeId`].
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct WireCodec;
+
+/// bincode with varints, a size limit (so a hostile length cannot allocate much) and room for
+/// what follows the item in the same datagram.
+pub(crate) fn options() -> impl Options {
+    bincode::DefaultOptions::new()
+        .with_limit(crate::frame::MAX_FRAME as u64)
+        .allow_trailing_bytes()
+}
+
+/// An identity without its tags.
+#[derive(Serialize, Deserialize)]
+struct Light<N> {
+    name: N,
+    addr: SocketAddr,
+    generation: u64,
+}
+
+/// foca's `Message` with its identities in light form.
+#[derive(Serialize, Deserialize)]
+enum WireMessage<I> {
+    Ping(u8),
+    Ack(u8),
+    PingReq { target: I, probe: u8 },
+    IndirectPing { origin: I, probe: u8 },
+    IndirectAck { target: I, probe: u8 },
+    ForwardedAck { origin: I, probe: u8 },
+    Announce,
+    Feed,
+    Gossip,
+    Broadcast,
+    TurnUndead,
+}
+
+#[derive(Serialize)]
+struct HeaderOut<'a> {
+    src: &'a NodeId,
+    incarnation: u16,
+    dst: Light<&'a str>,
+    message: WireMessage<Light<&'a str>>,
+}
+
+#[derive(Deserialize)]
+struct HeaderIn {
+    src: NodeId,
+    incarnation: u16,
+    dst: Light<String>,
+    message: WireMessage<Light<String>>,
+}
+
+/// foca's member state on the wire.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) enum WireState {
+    Alive,
+    Suspect,
+    Down,
+}
+
+/// One membership update: what a member is known as, at which incarnation.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) struct WireMember {
+    pub(crate) id: NodeId,
+    pub(crate) incarnation: u16,
+    pub(crate) state: WireState,
+}
+
+#[derive(Serialize)]
+struct WireMemberRef<'a> {
+    id: &'a NodeId,
+    incarnation: u16,
+    state: WireState,
+}
+
+impl From<State> for WireState {
+    fn from(state: State) -> WireState {
+        match state {
+            State::Alive => WireState::Alive,
+            State::Suspect => WireState::Suspect,
+            State::Down => WireState::Down,
+        }
+    }
+}
+
+impl From<WireState> for State {
+    fn from(state: WireState) -> State {
+        match state {
+            WireState::Alive => State::Alive,
+            WireState::Suspect => State::Suspect,
+            WireState::Down => State::Down,
+        }
+    }
+}
+
+impl From<&Member<NodeId>> for WireMember {
+    fn from(member: &Member<NodeId>) -> WireMember {
+        WireMember {
+            id: member.id().clone(),
+            incarnation: member.incarnation(),
+            state: member.state().into(),
+        }
+    }
+}
+
+impl From<WireMember> for Member<NodeId> {
+    fn from(member: WireMember) -> Member<NodeId> {
+        Member::new(member.id, member.incarnation, member.state.into())
+    }
+}
+
+fn light(id: &NodeId) -> Light<&str> {
+    Light {
+        name: &id.name,
+        addr: id.addr,
+        generation: id.generation,
+    }
+}
+
+fn heavy(light: Light<String>) -> NodeId {
+    NodeId::light(light.name, light.addr, light.generation)
+}
+
+fn message_out(message: &Message<NodeId>) -> WireMessage<Light<&str>> {
+    match message {
+        Message::Ping(probe) => WireMessage::Ping(*probe),
+        Message::Ack(probe) => WireMessage::Ack(*probe),
+        Message::PingReq {
+            target,
+            probe_number,
+        } => WireMessage::PingReq {
+            target: light(target),
+            probe: *probe_number,
+        },
+        Message::IndirectPing {
+            origin,
+            probe_number,
+        } => WireMessage::IndirectPing {
+            origin: light(origin),
+            probe: *probe_number,
+        },
+        Message::IndirectAck {
+            target,
+            probe_number,
+        } => WireMessage::IndirectAck {
+            target: light(target),
+            probe: *probe_number,
+        },
+        Message::ForwardedAck {
+            origin,
+            probe_number,
+        } => WireMessage::ForwardedAck {
+            origin: light(origin),
+            probe: *probe_number,
+        },
+        Message::Announce => WireMessage::Announce,
+        Message::Feed => WireMessage::Feed,
+        Message::Gossip => WireMessage::Gossip,
+        Message::Broadcast => WireMessage::Broadcast,
+        Message::TurnUndead => WireMessage::TurnUndead,
+    }
+}
+
+fn message_in(message: WireMessage<Light<String>>) -> Message<NodeId> {
+    match message {
+        WireMessage::Ping(probe) => Message::Ping(probe),
+        WireMessage::Ack(probe) => Message::Ack(probe),
+        WireMessage::PingReq { target, probe } => Message::PingReq {
+            target: heavy(target),
+            probe_number: probe,
+        },
+        WireMessage::IndirectPing { origin, probe } => Message::IndirectPing {
+            origin: heavy(origin),
+            probe_number: probe,
+        },
+        WireMessage::IndirectAck { target, probe } => Message::IndirectAck {
+            target: heavy(target),
+            probe_number: probe,
+        },
+        WireMessage::ForwardedAck { origin, probe } => Message::ForwardedAck {
+            origin: heavy(origin),
+            probe_number: probe,
+        },
+        WireMessage::Announce => Message::Announce,
+        WireMessage::Feed => Message::Feed,
+        WireMessage::Gossip => Message::Gossip,
+        WireMessage::Broadcast => Message::Broadcast,
+        WireMessage::TurnUndead => Message::TurnUndead,
+    }
+}
+
+/// Writes `bytes` whole into `buf`, or nothing when they do not fit.
+fn put_whole(bytes: &[u8], mut buf: impl BufMut) -> Result<(), CodecError> {
+    if buf.remaining_mut() < bytes.len() {
+        return Err(CodecError::Full);
+    }
+    buf.put_slice(bytes);
+    Ok(())
+}
+
+/// Decodes one item from the front of `buf` and advances past exactly what it used.
+fn take<T: serde::de::DeserializeOwned>(mut buf: impl Buf) -> Result<T, CodecError> {
+    // foca hands the codec one contiguous slice, so the first chunk is all there is.
+    let chunk = buf.chunk();
+    let total = chunk.len();
+    let mut rest = chunk;
+    let item = options().deserialize_from(&mut rest)?;
+    let used = total - rest.len();
+    buf.advance(used);
+    Ok(item)
+}
+
+impl foca::Codec<NodeId> for WireCodec {
+    type Error = CodecError;
+
+    fn encode_header(
+        &mut self,
+        header: &Header<NodeId>,
+        buf: impl BufMut,
+    ) -> Result<(), CodecError> {
+        let wire = HeaderOut {
+            src: &header.src,
+            incarnation: header.src_incarnation,
+            dst: light(&header.dst),
+            message: message_out(&header.message),
+        };
+        let mut bytes = vec![DATAGRAM_VERSION];
+        options().serialize_into(&mut bytes, &wire)?;
+        put_whole(&bytes, buf)
+    }
+
+    fn decode_header(&mut self, mut buf: impl Buf) -> Result<Header<NodeId>, CodecError> {
+        if !buf.has_remaining() {
+            return Err(CodecError::Empty);
+        }
+        let version = buf.get_u8();
+        if version != DATAGRAM_VERSION {
+            return Err(CodecError::Version(version));
+        }
+        let wire: HeaderIn = take(buf)?;
+        Ok(Header {
+            src: wire.src,
+            src_incarnation: wire.incarnation,
+            dst: heavy(wire.dst),
+            message: message_in(wire.message),
+        })
+    }
+
+    fn encode_member(
+        &mut self,
+        member: &Member<NodeId>,
+        buf: impl BufMut,
+    ) -> Result<(), CodecError> {
+        let wire = WireMemberRef {
+            id: member.id(),
+            incarnation: member.incarnation(),
+            state: member.state().into(),
+        };
+        let bytes = options().serialize(&wire)?;
+        put_whole(&bytes, buf)
+    }
+
+    fn decode_member(&mut self, buf: impl Buf) -> Result<Member<NodeId>, CodecError> {
+        let wire: WireMember = take(buf)?;
+        Ok(wire.into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::identity::Tags;
+    use foca::Codec;
+
+    fn node(name: &str, port: u16) -> NodeId {
+        let tags = Tags::from([("role".to_string(), "node".to_string())]);
+        NodeId::new(name, SocketAddr::from(([127, 0, 0, 1], port)), tags)
+    }
+
+    #[test]
+    fn header_round_trips_with_light_targets() {
+        let (a, b, c) = (node("a", 1), node("b", 2), node("c", 3));
+        let header = Header {
+            src: a.clone(),
+            src_incarnation: 7,
+            dst: b.clone(),
+            message: Message::PingReq {
+                target: c.clone(),
+                probe_number: 9,
+            },
+        };
+        let mut bytes = Vec::new();
+        WireCodec
+            .encode_header(&header, &mut bytes)
+            .expect("encodes");
+        bytes.extend_from_slice(&[0xAB, 0xCD]);
+        let mut slice = &bytes[..];
+        let decoded = WireCodec.decode_header(&mut slice).expect("decodes");
+        assert_eq!(decoded, header);
+        assert_eq!(decoded.src.tags, a.tags, "the sender keeps its tags");
+        assert!(decoded.dst.tags.is_empty(), "the destination travels light");
+        assert_eq!(slice, &[0xAB, 0xCD], "exactly the header was consumed");
+    }
+
+    #[test]
+    fn member_round_trips() {
+        let member = Member::new(node("a", 1), 3, State::Suspect);
+        let mut bytes = Vec::new();
+        WireCodec
+            .encode_member(&member, &mut bytes)
+            .expect("encodes");
+        let decoded = WireCodec.decode_member(&bytes[..]).expect("decodes");
+        assert_eq!(decoded, member);
+        assert_eq!(decoded.id().tags, member.id().tags);
+    }
+
+    #[test]
+    fn garbage_is_an_error_not_a_panic() {
+        for bytes in [
+            &[][..],
+            &[DATAGRAM_VERSION][..],
+            &[9, 1, 2, 3][..],
+            &[
+                DATAGRAM_VERSION,
+                0xFF,
+                0xFF,
+                0xFF,
+                0xFF,
+                0xFF,
+                0xFF,
+                0xFF,
+                0xFF,
+            ][..],
+            &[
+                DATAGRAM_VERSION,
+                253,
+                0xFF,
+                0xFF,
+                0xFF,
+                0xFF,
+                0xFF,
+                0xFF,
+                0xFF,
+                0x7F,
+            ][..],
+        ] {
+            assert!(WireCodec.decode_header(bytes).is_err(), "{bytes:?}");
+        }
+    }
+
+    #[test]
+    fn encoding_never_overflows_the_buffer() {
+        let member = Member::new(node("a", 1), 0, State::Alive);
+        let mut small = Vec::new();
+        let limited = (&mut small).limit(4);
+        assert!(WireCodec.encode_member(&member, limited).is_err());
+        assert!(small.is_empty(), "nothing was written");
+    }
+}

@@ -1,0 +1,225 @@
+//! Gossip configuration, and foca's SWIM configuration derived from its timings and the
+//! cluster's size the way memberlist scales its LAN defaults.
+
+use crate::error::GossipError;
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::num::{NonZeroU8, NonZeroUsize};
+use std::time::Duration;
+
+/// How long a failed or left member stays listed (Consul's reconnect_timeout default, 72 h).
+pub const REAP_INTERVAL: Duration = Duration::from_secs(72 * 60 * 60);
+
+/// How many members an unanswered probe is relayed through (memberlist's IndirectChecks).
+const INDIRECT_PROBES: usize = 3;
+
+/// How many members each periodic gossip round goes to (memberlist's GossipNodes).
+const GOSSIP_FANOUT: usize = 3;
+
+/// Scales how often an update is re-sent with the cluster (memberlist's RetransmitMult).
+const RETRANSMIT_MULTIPLIER: f64 = 4.0;
+
+/// How one agent takes part in LAN gossip.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GossipConfig {
+    /// This node's name, unique in the cluster.
+    pub node_name: String,
+    /// Where UDP and TCP are both bound (Consul's serf_lan port); port 0 picks a free one.
+    pub bind: std::net::SocketAddr,
+    /// The address others reach this node at; port 0 means the bound port, and an
+    /// unspecified IP means the bind IP.
+    pub advertise: std::net::SocketAddr,
+    /// This node's tags, seen by every member.
+    pub tags: BTreeMap<String, String>,
+    /// Protocol timings.
+    pub timing: GossipTiming,
+}
+
+/// SWIM timings, named as memberlist names them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GossipTiming {
+    /// How often a random member is probed.
+    pub probe_interval: Duration,
+    /// How long a direct probe waits before asking others to probe indirectly.
+    pub probe_timeout: Duration,
+    /// How often queued updates are gossiped to a few members.
+    pub gossip_interval: Duration,
+    /// Suspicion lasts `suspicion_multiplier × max(1, log10(n)) × probe_interval`.
+    pub suspicion_multiplier: u32,
+    /// How often a node re-announces itself to a random member (anti-partition).
+    pub push_pull_interval: Duration,
+}
+
+impl GossipTiming {
+    /// Consul's LAN defaults (memberlist's DefaultLANConfig).
+    pub fn lan() -> Self {
+        GossipTiming {
+            probe_interval: Duration::from_secs(1),
+            probe_timeout: Duration::from_millis(500),
+            gossip_interval: Duration::from_millis(200),
+            suspicion_multiplier: 4,
+            push_pull_interval: Duration::from_secs(30),
+        }
+    }
+
+    /// Rejects timings foca cannot run with.
+    pub(crate) fn validate(&self) -> Result<(), GossipError> {
+        let bad = |why: &str| Err(GossipError::Config(why.to_string()));
+        if self.probe_interval.is_zero() || self.gossip_interval.is_zero() {
+            return bad("probe and gossip intervals must be above zero");
+        }
+        if self.probe_timeout.is_zero() || self.probe_timeout >= self.probe_interval {
+            return bad("probe timeout must be above zero and below the probe interval");
+        }
+        if self.suspicion_multiplier == 0 {
+            return bad("suspicion multiplier must be at least 1");
+        }
+        if self.push_pull_interval.is_zero() {
+            return bad("push-pull interval must be above zero");
+        }
+        Ok(())
+    }
+
+    /// How long a suspect member of a cluster of `cluster_size` has to refute suspicion.
+    pub(crate) fn suspicion_timeout(&self, cluster_size: usize) -> Duration {
+        let scale = log10(cluster_size).max(1.0);
+        let secs = self.probe_interval.as_secs_f64() * f64::from(self.suspicion_multiplier) * scale;
+        Duration::try_from_secs_f64(secs).unwrap_or(REAP_INTERVAL)
+    }
+}
+
+impl Default for GossipTiming {
+    fn default() -> Self {
+        GossipTiming::lan()
+    }
+}
+
+/// The address this node advertises: unspecified parts are filled from the bound socket. With
+/// both IPs unspecified no reachable address is known; loopback is used (and a warning logged),
+/// which serves a single agent but no cluster.
+pub(crate) fn advertised(advertise: SocketAddr, bound: SocketAddr) -> SocketAddr {
+    let ip = match (advertise.ip().is_unspecified(), bound.ip().is_unspecified()) {
+        (false, _) => advertise.ip(),
+        (true, false) => bound.ip(),
+        (true, true) => {
+            tracing::warn!(
+                %advertise, %bound,
+                "no advertise address for gossip; advertising loopback, which other agents cannot reach"
+            );
+            loopback(bound.ip())
+        }
+    };
+    let port = match advertise.port() {
+        0 => bound.port(),
+        port => port,
+    };
+    SocketAddr::new(ip, port)
+}
+
+fn loopback(like: IpAddr) -> IpAddr {
+    match like {
+        IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::LOCALHOST),
+    }
+}
+
+fn log10(n: usize) -> f64 {
+    // Cluster sizes are far below 2^52, so the conversion is exact.
+    (n.max(1) as f64).log10()
+}
+
+fn non_zero(n: usize) -> NonZeroUsize {
+    NonZeroUsize::new(n).unwrap_or(NonZeroUsize::MIN)
+}
+
+/// How many times an update is piggybacked: `4 × ceil(log10(n + 1))`, as memberlist does.
+fn max_transmissions(cluster_size: usize) -> NonZeroU8 {
+    let times = RETRANSMIT_MULTIPLIER * log10(cluster_size.saturating_add(1)).ceil();
+    let times = u8::try_from(times.clamp(1.0, 255.0) as u32).unwrap_or(u8::MAX);
+    NonZeroU8::new(times).unwrap_or(NonZeroU8::MIN)
+}
+
+/// foca's configuration for `timing` in a cluster of `cluster_size` live members.
+pub(crate) fn foca_config(timing: &GossipTiming, cluster_size: usize) -> foca::Config {
+    foca::Config {
+        probe_period: timing.probe_interval,
+        probe_rtt: timing.probe_timeout,
+        num_indirect_probes: non_zero(INDIRECT_PROBES),
+        max_transmissions: max_transmissions(cluster_size),
+        suspect_to_down_after: timing.suspicion_timeout(cluster_size),
+        remove_down_after: Some(REAP_INTERVAL),
+        max_packet_size: non_zero(crate::codec::MAX_DATAGRAM),
+        notify_down_members: true,
+        periodic_announce: Some(foca::PeriodicParams {
+            frequency: timing.push_pull_interval,
+            num_members: non_zero(1),
+        }),
+        periodic_announce_to_down_members: Some(foca::PeriodicParams {
+            frequency: timing.push_pull_interval.saturating_mul(2),
+            num_members: non_zero(2),
+        }),
+        periodic_gossip: Some(foca::PeriodicParams {
+            frequency: timing.gossip_interval,
+            num_members: non_zero(GOSSIP_FANOUT),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lan_timing_maps_onto_foca() {
+        let timing = GossipTiming::lan();
+        timing.validate().expect("LAN defaults are valid");
+        let config = foca_config(&timing, 3);
+        assert_eq!(config.probe_period, Duration::from_secs(1));
+        assert_eq!(config.probe_rtt, Duration::from_millis(500));
+        assert_eq!(config.suspect_to_down_after, Duration::from_secs(4));
+        assert_eq!(config.max_transmissions.get(), 4);
+        assert_eq!(config.remove_down_after, Some(REAP_INTERVAL));
+        let gossip = config.periodic_gossip.expect("periodic gossip");
+        assert_eq!(gossip.frequency, Duration::from_millis(200));
+        assert_eq!(gossip.num_members.get(), 3);
+        let announce = config.periodic_announce.expect("periodic announce");
+        assert_eq!(announce.frequency, Duration::from_secs(30));
+        assert!(config.periodic_announce_to_down_members.is_some());
+        assert!(config.notify_down_members);
+    }
+
+    #[test]
+    fn suspicion_and_retransmits_grow_with_the_cluster() {
+        let timing = GossipTiming::lan();
+        assert_eq!(timing.suspicion_timeout(1), Duration::from_secs(4));
+        assert_eq!(timing.suspicion_timeout(100), Duration::from_secs(8));
+        assert_eq!(max_transmissions(9).get(), 4);
+        assert_eq!(max_transmissions(10).get(), 8);
+    }
+
+    #[test]
+    fn impossible_timings_are_refused() {
+        let mut timing = GossipTiming::lan();
+        timing.probe_timeout = timing.probe_interval;
+        assert!(timing.validate().is_err());
+        let mut timing = GossipTiming::lan();
+        timing.suspicion_multiplier = 0;
+        assert!(timing.validate().is_err());
+    }
+
+    #[test]
+    fn advertise_fills_in_from_the_bound_socket() {
+        let bound = SocketAddr::from(([127, 0, 0, 1], 4000));
+        let any = SocketAddr::from(([0, 0, 0, 0], 0));
+        assert_eq!(advertised(any, bound), bound);
+        let explicit = SocketAddr::from(([10, 0, 0, 5], 0));
+        assert_eq!(
+            advertised(explicit, bound),
+            SocketAddr::from(([10, 0, 0, 5], 4000))
+        );
+        assert_eq!(
+            advertised(any, SocketAddr::from(([0, 0, 0, 0], 4000))),
+            SocketAddr::from(([127, 0, 0, 1], 4000))
+        );
+    }
+}

@@ -1,0 +1,252 @@
+//! Requests only the leader may answer — writes, default and `?consistent` reads of replicated
+//! state, the operator endpoints — go to the leader when this server is not it: the request is
+//! sent as data over the server RPC port, the leader runs it through its own router, and its
+//! response (headers included) is relayed unchanged. Blocking queries block on the leader.
+//! `/v1/agent/*`, `/v1/status/*`, `/v1/event/*` and `?stale` reads are always answered here.
+
+use crate::body::{read_limited, MAX_JSON_BODY};
+use crate::context::Context;
+use crate::error::ApiError;
+use crate::query::{Params, DEFAULT_WAIT, MAX_WAIT};
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use futures::future::BoxFuture;
+use futures::FutureExt;
+use http_body_util::BodyExt;
+use senate_cluster::wire::{ForwardedRequest, ForwardedResponse};
+use senate_cluster::LocalHttp;
+use senate_types::duration;
+use std::sync::Arc;
+use std::time::Duration;
+use tower::ServiceExt;
+
+/// Marks a request a follower forwarded, so the leader answers it itself.
+const FORWARDED: HeaderName = HeaderName::from_static("x-senate-forwarded");
+
+/// Path prefixes whose requests are always answered by the server that received them.
+const ANSWERED_LOCALLY: [&str; 3] = ["/v1/agent/", "/v1/status/", "/v1/event/"];
+/// Path prefixes of replicated state, which the leader answers unless `?stale`.
+const LEADER_STATE: [&str; 6] = [
+    "/v1/kv",
+    "/v1/catalog/",
+    "/v1/health/",
+    "/v1/session/",
+    "/v1/operator/",
+    "/v1/txn",
+];
+
+/// Whether a request must be answered by the leader.
+fn needs_leader(method: &Method, path: &str, params: &Params) -> bool {
+    if ANSWERED_LOCALLY.iter().any(|p| path.starts_with(p)) {
+        return false;
+    }
+    if !LEADER_STATE.iter().any(|p| path.starts_with(p)) {
+        return false;
+    }
+    let read = method == Method::GET || method == Method::HEAD;
+    !(read && params.has("stale"))
+}
+
+/// How long the leader may take: a blocking query's wait plus its jitter, else the hold timeout.
+fn answer_timeout(params: &Params, hold: Duration) -> Duration {
+    if !params.has("index") {
+        return hold * 2;
+    }
+    let wait = params
+        .get("wait")
+        .and_then(|text| duration::parse(text).ok())
+        .unwrap_or(DEFAULT_WAIT)
+        .min(MAX_WAIT);
+    wait + wait / 16 + hold
+}
+
+/// The middleware: forwards leader-only requests from a follower, answers the rest here.
+pub async fn to_leader(
+    State(context): State<Arc<Context>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if context.cluster.is_leader() || request.headers().contains_key(&FORWARDED) {
+        return next.run(request).await;
+    }
+    let params = Params::parse(request.uri().query());
+    if !needs_leader(request.method(), request.uri().path(), &params) {
+        return next.run(request).await;
+    }
+    let hold = context.raft().timing().hold_timeout();
+    let forwarded = match as_data(request, body_limit(&context)).await {
+        Ok(forwarded) => forwarded,
+        Err(error) => return error.into_response(),
+    };
+    let timeout = answer_timeout(&params, hold);
+    match context.cluster.forward_to_leader(&forwarded, timeout).await {
+        Ok(Some(response)) => from_data(response),
+        Ok(None) => next.run(from_request_data(forwarded, false)).await,
+        Err(error) => ApiError::from(error).into_response(),
+    }
+}
+
+/// The largest body worth forwarding: one byte over the largest any endpoint accepts, so the
+/// leader still answers an oversized one with its own precise error.
+fn body_limit(context: &Context) -> usize {
+    let config = &context.config;
+    let largest = config.kv_max_value_size.max(config.txn_max_req_len);
+    usize::try_from(largest)
+        .unwrap_or(usize::MAX)
+        .max(MAX_JSON_BODY)
+        .saturating_add(1)
+}
+
+async fn as_data(request: Request, limit: usize) -> Result<ForwardedRequest, ApiError> {
+    let (parts, body) = request.into_parts();
+    let body = read_limited(body, limit).await?;
+    Ok(ForwardedRequest {
+        method: parts.method.to_string(),
+        uri: parts
+            .uri
+            .path_and_query()
+            .map(|p| p.as_str().to_string())
+            .unwrap_or_else(|| parts.uri.path().to_string()),
+        headers: parts
+            .headers
+            .iter()
+            .map(|(name, value)| (name.to_string(), value.as_bytes().to_vec()))
+            .collect(),
+        body,
+    })
+}
+
+fn from_request_data(data: ForwardedRequest, mark_forwarded: bool) -> Request {
+    let mut request = Request::new(Body::from(data.body));
+    *request.method_mut() = Method::from_bytes(data.method.as_bytes()).unwrap_or(Method::GET);
+    *request.uri_mut() = data.uri.parse().unwrap_or_default();
+    let headers = request.headers_mut();
+    for (name, value) in data.headers {
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_bytes(&value),
+        ) {
+            headers.append(name, value);
+        }
+    }
+    if mark_forwarded {
+        headers.insert(FORWARDED, HeaderValue::from_static("1"));
+    }
+    request
+}
+
+/// Headers that belong to one connection, not to the response relayed.
+fn is_hop_by_hop(name: &str) -> bool {
+    matches!(
+        name,
+        "connection" | "transfer-encoding" | "content-length" | "keep-alive"
+    )
+}
+
+fn from_data(data: ForwardedResponse) -> Response {
+    let mut response = Response::new(Body::from(data.body));
+    *response.status_mut() =
+        StatusCode::from_u16(data.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let headers = response.headers_mut();
+    for (name, value) in data.headers {
+        if is_hop_by_hop(&name) {
+            continue;
+        }
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_bytes(&value),
+        ) {
+            headers.append(name, value);
+        }
+    }
+    response
+}
+
+/// Answers forwarded requests with this server's router.
+pub struct RouterHttp {
+    router: Router,
+}
+
+impl RouterHttp {
+    pub fn new(router: Router) -> Arc<Self> {
+        Arc::new(RouterHttp { router })
+    }
+}
+
+impl LocalHttp for RouterHttp {
+    fn serve(&self, request: ForwardedRequest) -> BoxFuture<'static, ForwardedResponse> {
+        let router = self.router.clone();
+        async move {
+            let request = from_request_data(request, true);
+            let response = match router.oneshot(request).await {
+                Ok(response) => response,
+                Err(never) => match never {},
+            };
+            to_data(response).await
+        }
+        .boxed()
+    }
+}
+
+async fn to_data(response: Response) -> ForwardedResponse {
+    let (parts, body) = response.into_parts();
+    let headers = parts
+        .headers
+        .iter()
+        .filter(|(name, _)| !is_hop_by_hop(name.as_str()))
+        .map(|(name, value)| (name.to_string(), value.as_bytes().to_vec()))
+        .collect();
+    match body.collect().await {
+        Ok(collected) => ForwardedResponse {
+            status: parts.status.as_u16(),
+            headers,
+            body: collected.to_bytes(),
+        },
+        Err(error) => ForwardedResponse {
+            status: 500,
+            headers: Vec::new(),
+            body: format!("reading the leader's response: {error}\n").into(),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn route(method: Method, uri: &str) -> bool {
+        let (path, query) = uri.split_once('?').unwrap_or((uri, ""));
+        needs_leader(&method, path, &Params::parse(Some(query)))
+    }
+
+    #[test]
+    fn replicated_state_goes_to_the_leader_unless_stale() {
+        assert!(route(Method::GET, "/v1/kv/a"));
+        assert!(route(Method::PUT, "/v1/kv/a"));
+        assert!(route(Method::GET, "/v1/health/service/web?consistent"));
+        assert!(!route(Method::GET, "/v1/kv/a?stale"));
+        assert!(route(Method::PUT, "/v1/kv/a?stale"));
+        assert!(route(Method::GET, "/v1/operator/raft/configuration"));
+    }
+
+    #[test]
+    fn agent_status_and_event_requests_stay_here() {
+        assert!(!route(Method::GET, "/v1/agent/self"));
+        assert!(!route(Method::PUT, "/v1/agent/service/register"));
+        assert!(!route(Method::GET, "/v1/status/leader"));
+        assert!(!route(Method::PUT, "/v1/event/fire/x"));
+        assert!(!route(Method::GET, "/v1/nonsense"));
+    }
+
+    #[test]
+    fn blocking_reads_may_take_their_wait_plus_jitter() {
+        let hold = Duration::from_secs(6);
+        let params = Params::parse(Some("index=5&wait=16s"));
+        assert_eq!(answer_timeout(&params, hold), Duration::from_secs(23));
+        assert_eq!(answer_timeout(&Params::parse(None), hold), hold * 2);
+    }
+}
