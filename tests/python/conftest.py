@@ -8,7 +8,9 @@ from collections.abc import Callable
 
 import pytest
 
-from senate_harness import RUNNING, SenateServer
+import os
+
+from senate_harness import RUNNING, SenateCluster, SenateServer
 
 
 class ConfiguredSenateServer(SenateServer):
@@ -24,8 +26,17 @@ class ConfiguredSenateServer(SenateServer):
 
 @pytest.fixture(scope="session")
 def senate(tmp_path_factory) -> SenateServer:
-    """One dev-mode server shared by the whole session; tests isolate themselves with `prefix`."""
-    server = SenateServer(tmp_path_factory.mktemp("senate-shared"), "shared").start()
+    """The server shared by the whole session; tests isolate themselves with `prefix`.
+
+    A dev-mode server, or with SENATE_TARGET=follower a follower of a 3-server cluster, so the
+    same suite checks that followers forward to the leader transparently."""
+    workdir = tmp_path_factory.mktemp("senate-shared")
+    if os.environ.get("SENATE_TARGET") == "follower":
+        cluster = SenateCluster(workdir).start()
+        yield cluster.follower()
+        cluster.stop()
+        return
+    server = SenateServer(workdir, "shared").start()
     yield server
     server.stop()
 

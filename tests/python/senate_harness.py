@@ -55,10 +55,11 @@ def free_ports(count: int) -> list[int]:
 class SenateServer:
     """One `senate agent` process: dev (in-memory) or durable (`-server -data-dir`)."""
 
-    def __init__(self, workdir: Path, name: str, data_dir: Path | None = None):
+    def __init__(self, workdir: Path, name: str, data_dir: Path | None = None, node_name: str = NODE_NAME):
         self.workdir = workdir
         self.name = name
         self.data_dir = data_dir
+        self.node_name = node_name
         self.ports = dict(zip(PORT_NAMES, free_ports(len(PORT_NAMES))))
         self.log_path = workdir / f"{name}.log"
         self.process: subprocess.Popen | None = None
@@ -74,16 +75,18 @@ class SenateServer:
     def client(self) -> consul.Consul:
         return consul.Consul(host=HOST, port=self.http_port)
 
-    def command(self) -> list[str]:
+    def mode(self) -> list[str]:
+        """The flags that say how this server keeps its state and forms its cluster."""
         if self.data_dir is None:
-            mode = ["-dev"]
-        else:
-            mode = ["-server", "-bootstrap-expect=1", "-data-dir", str(self.data_dir)]
+            return ["-dev"]
+        return ["-server", "-bootstrap-expect=1", "-data-dir", str(self.data_dir)]
+
+    def command(self) -> list[str]:
         return [
             str(SENATE_BIN),
             "agent",
-            *mode,
-            f"-node={NODE_NAME}",
+            *self.mode(),
+            f"-node={self.node_name}",
             f"-bind={HOST}",
             f"-client={HOST}",
             f"-http-port={self.ports['http']}",
@@ -94,8 +97,8 @@ class SenateServer:
             f"-grpc-port={self.ports['grpc']}",
         ]
 
-    def start(self) -> "SenateServer":
-        """Spawn the process (same ports and data dir on every start) and wait until it leads."""
+    def spawn(self) -> None:
+        """Spawn the process (same ports and data dir on every start) without waiting for it."""
         if not SENATE_BIN.is_file():
             raise RuntimeError(f"senate binary not found at {SENATE_BIN}; run `cargo build --workspace --bins`")
         self.starts += 1
@@ -106,6 +109,10 @@ class SenateServer:
                 self.command(), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=self.workdir
             )
         RUNNING.append(self)
+
+    def start(self) -> "SenateServer":
+        """Spawn the process and wait until it knows a leader."""
+        self.spawn()
         try:
             self.wait_for_leader()
         except Exception:
@@ -156,3 +163,61 @@ class SenateServer:
         except OSError as error:
             return f"<no log: {error}>"
         return "\n".join(text.splitlines()[-lines:])
+
+
+class ClusterMember(SenateServer):
+    """One server of a 3-server cluster: `-bootstrap-expect=3`, retry-joining the first member."""
+
+    def __init__(self, workdir: Path, name: str, node_name: str, join_port: int | None):
+        super().__init__(workdir, name, data_dir=workdir / f"{name}-data", node_name=node_name)
+        self.join_port = join_port or self.ports["serf_lan"]
+
+    def mode(self) -> list[str]:
+        return [
+            "-server",
+            "-bootstrap-expect=3",
+            "-data-dir",
+            str(self.data_dir),
+            f"-retry-join={HOST}:{self.join_port}",
+            "-retry-interval=1s",
+            "-hcl",
+            "performance { raft_multiplier = 1 }",
+        ]
+
+    def rpc_address(self) -> str:
+        return f"{HOST}:{self.ports['server']}"
+
+
+class SenateCluster:
+    """Three servers under one Raft; `follower()` is the one the tests talk to, named NODE_NAME."""
+
+    def __init__(self, workdir: Path):
+        first = ClusterMember(workdir, "cluster-0", NODE_NAME, None)
+        self.members = [first] + [
+            ClusterMember(workdir, f"cluster-{i}", f"{NODE_NAME}-peer{i}", first.ports["serf_lan"]) for i in (1, 2)
+        ]
+
+    def start(self) -> "SenateCluster":
+        """Spawn all three at once (they wait for each other to bootstrap), then wait for one leader."""
+        for member in self.members:
+            member.spawn()
+        wait_until(
+            lambda: len({member.wait_for_leader() for member in self.members}) == 1,
+            READY_TIMEOUT_S,
+            message="the three servers to agree on a leader",
+        )
+        return self
+
+    def follower(self) -> ClusterMember:
+        """The member named NODE_NAME, made a follower: leadership moves away from it if it leads."""
+        member = self.members[0]
+        if member.wait_for_leader() == member.rpc_address():
+            requests.post(member.url("/v1/operator/raft/transfer-leader"), timeout=30).raise_for_status()
+            wait_until(
+                lambda: member.wait_for_leader() != member.rpc_address(), READY_TIMEOUT_S, message="a new leader"
+            )
+        return member
+
+    def stop(self) -> None:
+        for member in self.members:
+            member.stop()

@@ -1,9 +1,12 @@
 //! Command-line flags of `senate-bench` (clap derive).
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use senate_bench::catalog::CatalogSpec;
+use senate_bench::cluster::ClusterSpec;
+use senate_bench::failover::FailoverSpec;
 use senate_bench::kv::ReadMode;
 use senate_bench::load::{LoadSpec, RunLimit};
 use senate_bench::units::parse_duration;
@@ -69,6 +72,10 @@ pub enum Command {
     /// kv-put, kv-get and watch (and catalog with --catalog) in sequence, reported as one
     /// markdown table set.
     All(AllArgs),
+    /// A 3-server cluster: KV PUT/GET through the leader and through a follower, blocking
+    /// fan-out through a follower, and failover (kill -9 of the leader). Either starts the
+    /// servers (--start-cluster) or points at them (--addrs; --addr is ignored).
+    Cluster(Box<ClusterArgs>),
 }
 
 /// Shape of the KV load.
@@ -181,6 +188,103 @@ pub struct AllArgs {
     pub catalog_duration: Duration,
 }
 
+/// Flags of `cluster`.
+#[derive(Debug, Args)]
+pub struct ClusterArgs {
+    /// Start 3 local senate servers on free loopback ports (temporary data dirs); they are
+    /// killed when the run ends, fails or is interrupted.
+    #[arg(long, conflicts_with = "addrs")]
+    pub start_cluster: bool,
+    /// The senate binary for --start-cluster [default: `senate` next to this binary].
+    #[arg(long)]
+    pub senate_bin: Option<PathBuf>,
+    /// Keep the started cluster's data and log directory.
+    #[arg(long, requires = "start_cluster")]
+    pub keep_cluster_dir: bool,
+    /// HTTP addresses of an existing cluster's servers (Consul or Senate), comma-separated.
+    #[arg(long, value_delimiter = ',', required_unless_present = "start_cluster")]
+    pub addrs: Vec<String>,
+    /// Process ids of the --addrs servers, in the same order; needed for failover (and the
+    /// follower's memory samples).
+    #[arg(long, value_delimiter = ',', requires = "addrs")]
+    pub pids: Vec<u32>,
+    /// Bound on waiting for one leader with every server a voter.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    pub settle_timeout: Duration,
+    /// Comma-separated concurrency levels of the KV phases.
+    #[arg(long, value_delimiter = ',', default_value = "1,16,64", value_parser = parse_positive)]
+    pub concurrency: Vec<usize>,
+    /// Time to run each KV level (per role, operation and concurrency).
+    #[arg(long, default_value = "3s", value_parser = parse_duration)]
+    pub duration: Duration,
+    /// Size of each written value in bytes.
+    #[arg(long, default_value = "64")]
+    pub value_size: usize,
+    /// Number of distinct keys the KV load is spread over.
+    #[arg(long, default_value = "1000", value_parser = clap::value_parser!(u64).range(1..))]
+    pub keys: u64,
+    /// Per-request timeout of the KV phases.
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    pub request_timeout: Duration,
+    #[command(flatten)]
+    pub modes: ModeArgs,
+    /// Blocking watchers parked on one key through a follower.
+    #[arg(long, default_value = "1000", value_parser = parse_positive)]
+    pub watchers: usize,
+    /// Read modes of the fan-out's blocking queries, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "default,stale")]
+    pub watch_modes: Vec<ReadMode>,
+    /// Pause between the two checks that all watchers are still parked.
+    #[arg(long, default_value = "500ms", value_parser = parse_duration)]
+    pub settle: Duration,
+    /// Bound on parking all watchers, and separately on their release after the PUT.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub watch_timeout: Duration,
+    /// Skip the failover phase.
+    #[arg(long)]
+    pub no_failover: bool,
+    /// Writes streamed to the follower before the leader is killed.
+    #[arg(long, default_value = "2s", value_parser = parse_duration)]
+    pub failover_warmup: Duration,
+    /// Bound on waiting for a new leader and the first acknowledged write after the kill.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub failover_timeout: Duration,
+    /// Timeout of each failover write (a failed write is retried on the next survivor).
+    #[arg(long, default_value = "250ms", value_parser = parse_duration)]
+    pub failover_write_timeout: Duration,
+}
+
+impl ClusterArgs {
+    pub fn spec(&self, connect_parallelism: usize) -> ClusterSpec {
+        ClusterSpec {
+            concurrency: self.concurrency.clone(),
+            load: LoadSpec {
+                limit: RunLimit::Time(self.duration),
+                keys: self.keys,
+                request_timeout: self.request_timeout,
+                connect_parallelism,
+            },
+            value_size: self.value_size,
+            read_modes: self.modes.modes.clone(),
+            watch: WatchSpec {
+                watchers: self.watchers,
+                mode: ReadMode::Default,
+                connect_parallelism,
+                settle: self.settle,
+                timeout: self.watch_timeout,
+            },
+            watch_modes: self.watch_modes.clone(),
+            failover: (!self.no_failover).then_some(FailoverSpec {
+                warmup: self.failover_warmup,
+                timeout: self.failover_timeout,
+                request_timeout: self.failover_write_timeout,
+                value_size: self.value_size,
+            }),
+            settle_timeout: self.settle_timeout,
+        }
+    }
+}
+
 impl LoadArgs {
     pub fn spec(&self, connect_parallelism: usize) -> LoadSpec {
         LoadSpec {
@@ -199,6 +303,7 @@ impl WatchArgs {
     pub fn spec(&self, connect_parallelism: usize) -> WatchSpec {
         WatchSpec {
             watchers: self.watchers,
+            mode: ReadMode::Default,
             connect_parallelism,
             settle: self.settle,
             timeout: self.watch_timeout,

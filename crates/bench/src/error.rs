@@ -25,6 +25,8 @@ pub enum BenchError {
     Histogram(String),
     #[error("cannot read /proc/{pid}/status: {reason}")]
     Proc { pid: u32, reason: String },
+    #[error("malformed JSON answer: {0}")]
+    Json(#[from] serde_json::Error),
     #[error(transparent)]
     Task(#[from] tokio::task::JoinError),
     #[error("{0}")]

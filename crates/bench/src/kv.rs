@@ -32,6 +32,15 @@ impl ReadMode {
             ReadMode::Consistent => "?consistent",
         }
     }
+
+    /// The mode as an extra query parameter after others (`&stale`, or nothing for default).
+    pub fn extra_param(self) -> &'static str {
+        match self {
+            ReadMode::Default => "",
+            ReadMode::Stale => "&stale",
+            ReadMode::Consistent => "&consistent",
+        }
+    }
 }
 
 impl FromStr for ReadMode {
@@ -128,6 +137,15 @@ pub async fn index_of(connection: &mut Connection, key: &str) -> Result<u64> {
         .ok_or_else(|| BenchError::Setup(format!("GET {path} returned no X-Consul-Index header")))
 }
 
+/// GETs `path` and parses its 200 answer as JSON.
+pub async fn get_json(connection: &mut Connection, path: &str) -> Result<serde_json::Value> {
+    let response = expect_ok(
+        &format!("GET {path}"),
+        call(connection, "GET", path, b"").await?,
+    )?;
+    Ok(serde_json::from_slice(&response.body)?)
+}
+
 /// Deletes every key under [`KEY_PREFIX`].
 pub async fn delete_all(connection: &mut Connection) -> Result<()> {
     let path = format!("/v1/kv/{KEY_PREFIX}?recurse");
@@ -136,7 +154,7 @@ pub async fn delete_all(connection: &mut Connection) -> Result<()> {
 }
 
 /// One control request, bounded by [`CONTROL_TIMEOUT`].
-async fn call(
+pub(crate) async fn call(
     connection: &mut Connection,
     method: &str,
     path: &str,
@@ -150,7 +168,7 @@ async fn call(
     })
 }
 
-fn expect_ok(what: &str, response: Response) -> Result<Response> {
+pub(crate) fn expect_ok(what: &str, response: Response) -> Result<Response> {
     if response.status == 200 {
         Ok(response)
     } else {

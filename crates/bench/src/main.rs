@@ -1,6 +1,7 @@
 //! `senate-bench` binary: parses flags, runs the chosen benchmarks, prints the report.
 
 mod cli;
+mod cluster_cmd;
 
 use anyhow::{Context, Result};
 use clap::Parser;
@@ -9,7 +10,7 @@ use senate_bench::http1::Connection;
 use senate_bench::kv::{self, Operation, ReadMode};
 use senate_bench::load::{self, LevelResult};
 use senate_bench::procfs::ServerProcess;
-use senate_bench::report::{BenchReport, ModeLevel, PhaseMemory, Workload};
+use senate_bench::report::{level_line, BenchReport, ModeLevel, PhaseMemory, Workload};
 use senate_bench::target::Target;
 use senate_bench::watch;
 
@@ -43,6 +44,9 @@ fn build_runtime(threads: usize) -> Result<tokio::runtime::Runtime> {
 }
 
 async fn run(cli: &Cli) -> Result<BenchReport> {
+    if let Command::Cluster(args) = &cli.command {
+        return cluster_cmd::run(args, &cli.global).await;
+    }
     let mut session = Session::open(&cli.global).await?;
     session.sample_memory("start")?;
     let outcome = session.run_command(&cli.command, &cli.global).await;
@@ -84,6 +88,7 @@ impl Session {
             Command::KvGet(args) => self.kv_get(&args.load, &args.modes.modes).await,
             Command::Watch(args) => self.watch(args).await,
             Command::Catalog(args) => self.catalog(&args.spec(global)).await,
+            Command::Cluster(_) => Err(anyhow::anyhow!("cluster mode runs without a session")),
             Command::All(args) => {
                 self.kv_put(&args.load).await?;
                 self.kv_get(&args.load, &args.modes.modes).await?;
@@ -196,13 +201,5 @@ impl Session {
 }
 
 fn progress(phase: &str, level: &LevelResult) {
-    eprintln!(
-        "{phase}: c={} ok={} errors={} {:.0} req/s p50={:.3}ms p99={:.3}ms",
-        level.concurrency,
-        level.ok,
-        level.errors,
-        level.requests_per_sec,
-        level.latency.p50_us as f64 / 1000.0,
-        level.latency.p99_us as f64 / 1000.0
-    );
+    eprintln!("{}", level_line(phase, level));
 }

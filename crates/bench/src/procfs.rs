@@ -1,4 +1,5 @@
-//! Reads a server process's memory use (VmRSS, VmHWM) from /proc/PID/status.
+//! The benchmarked server process: its memory use (VmRSS, VmHWM) from /proc/PID/status, and
+//! `kill -9` for the failover benchmark.
 
 use serde::Serialize;
 
@@ -20,6 +21,23 @@ pub struct MemoryUse {
 impl ServerProcess {
     pub fn new(pid: u32) -> Self {
         Self { pid }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    /// Sends SIGKILL, as `kill -9 PID` does.
+    pub fn kill(&self) -> Result<()> {
+        let pid = libc::pid_t::try_from(self.pid)
+            .map_err(|_| self.error("pid out of range".to_string()))?;
+        // SAFETY: kill(2) takes plain integers and touches no memory of ours.
+        let sent = unsafe { libc::kill(pid, libc::SIGKILL) };
+        if sent == 0 {
+            Ok(())
+        } else {
+            Err(BenchError::Io(std::io::Error::last_os_error()))
+        }
     }
 
     /// Reads the current VmRSS and VmHWM.

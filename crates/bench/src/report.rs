@@ -5,6 +5,8 @@ use std::fmt::Write;
 use serde::Serialize;
 
 use crate::catalog::CatalogReport;
+use crate::cluster::ClusterReport;
+use crate::failover::FailoverReport;
 use crate::kv::ReadMode;
 use crate::load::LevelResult;
 use crate::procfs::MemoryUse;
@@ -20,6 +22,7 @@ pub struct BenchReport {
     pub kv_get: Vec<ModeLevel>,
     pub watch: Option<WatchReport>,
     pub catalog: Option<CatalogReport>,
+    pub cluster: Option<ClusterReport>,
     /// Server memory at the start and after each phase (only with `--pid`).
     pub memory: Vec<PhaseMemory>,
 }
@@ -50,6 +53,10 @@ pub struct PhaseMemory {
 
 const LEVEL_HEADER: &str = "| Concurrency | OK | Errors | Req/s | p50 (ms) | p99 (ms) | Max (ms) |";
 const LEVEL_RULE: &str = "|---:|---:|---:|---:|---:|---:|---:|";
+const WATCH_HEADER: &str =
+    "| Watchers | Parked | Connect failures | Early returns | Released | Failed | \
+     Still blocked | Release min (ms) | p50 (ms) | p99 (ms) | Max (ms) |";
+const WATCH_RULE: &str = "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|";
 
 impl BenchReport {
     pub fn new(target: String) -> Self {
@@ -74,6 +81,9 @@ impl BenchReport {
         self.write_kv_get(&mut out);
         self.write_watch(&mut out);
         self.write_catalog(&mut out);
+        if let Some(cluster) = &self.cluster {
+            write_cluster(cluster, &mut out);
+        }
         self.write_memory(&mut out);
         out
     }
@@ -105,25 +115,10 @@ impl BenchReport {
         let Some(w) = &self.watch else {
             return;
         };
-        let r = &w.release;
         let _ = writeln!(
             out,
-            "\n### Blocking-query fan-out\n\n\
-             | Watchers | Parked | Connect failures | Early returns | Released | Failed | Still blocked | \
-             Release min (ms) | p50 (ms) | p99 (ms) | Max (ms) |\n\
-             |---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n\
-             | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
-            w.watchers,
-            w.parked,
-            w.connect_failures,
-            w.early_returns,
-            w.released,
-            w.failed,
-            w.not_released,
-            ms(r.min_us),
-            ms(r.p50_us),
-            ms(r.p99_us),
-            ms(r.max_us),
+            "\n### Blocking-query fan-out\n\n{WATCH_HEADER}\n{WATCH_RULE}\n|{}",
+            watch_cells(w)
         );
         let _ = writeln!(
             out,
@@ -216,6 +211,154 @@ impl BenchReport {
             );
         }
     }
+}
+
+/// The cells of a fan-out row (everything after the leading `|`).
+fn watch_cells(w: &WatchReport) -> String {
+    let r = &w.release;
+    format!(
+        " {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+        w.watchers,
+        w.parked,
+        w.connect_failures,
+        w.early_returns,
+        w.released,
+        w.failed,
+        w.not_released,
+        ms(r.min_us),
+        ms(r.p50_us),
+        ms(r.p99_us),
+        ms(r.max_us),
+    )
+}
+
+/// Cluster mode's servers, KV levels per role, fan-out, failover and notes.
+fn write_cluster(c: &ClusterReport, out: &mut String) {
+    let _ = writeln!(
+        out,
+        "\n### Cluster\n\n| Server | HTTP | RPC | Role | PID |\n|---|---|---|---|---:|"
+    );
+    for s in &c.servers {
+        let pid = s.pid.map(|p| p.to_string()).unwrap_or_default();
+        let rpc = s.rpc_address.as_deref().unwrap_or("?");
+        let _ = writeln!(
+            out,
+            "| {} | {} | {rpc} | {} | {pid} |",
+            s.node, s.url, s.role
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\nOne leader with every server a voter after {:.1} s.",
+        c.settle_secs
+    );
+    write_cluster_kv(c, out);
+    write_cluster_fanout(c, out);
+    if let Some(f) = &c.failover {
+        write_failover(f, out);
+    }
+    if !c.notes.is_empty() {
+        let _ = writeln!(out, "\nNotes:\n");
+        for note in &c.notes {
+            let _ = writeln!(out, "- {note}");
+        }
+    }
+}
+
+fn write_cluster_kv(c: &ClusterReport, out: &mut String) {
+    if c.kv.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "\n### Cluster KV (through the leader and through a follower)\n\n\
+         | Through | Operation {LEVEL_HEADER}\n|---|---{LEVEL_RULE}"
+    );
+    for row in &c.kv {
+        let _ = writeln!(
+            out,
+            "| {} ({}) | {} |{}",
+            row.role,
+            row.node,
+            row.operation,
+            level_cells(&row.level)
+        );
+    }
+}
+
+fn write_cluster_fanout(c: &ClusterReport, out: &mut String) {
+    if c.fanout.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "\n### Cluster fan-out (through follower {})\n\n| Mode {WATCH_HEADER}\n|---{WATCH_RULE}",
+        c.fanout_node
+    );
+    for w in &c.fanout {
+        let _ = writeln!(out, "| {} |{}", w.mode, watch_cells(w));
+    }
+}
+
+fn write_failover(f: &FailoverReport, out: &mut String) {
+    let lost = match (f.acknowledged_missing, &f.verify_error) {
+        (Some(missing), _) => format!("{missing} of {}", f.acknowledged),
+        (None, Some(error)) => format!("not verified ({error})"),
+        (None, None) => "not verified".to_string(),
+    };
+    let _ = writeln!(
+        out,
+        "\n### Failover (kill -9 of the leader)\n\n\
+         | Killed | Writes to | Write timeout (ms) | New leader | New leader named (ms) | \
+         First ack after kill (ms) | Failed writes before it | Acked writes lost |\n\
+         |---|---|---:|---|---:|---:|---:|---:|\n\
+         | {} (pid {}) | {} | {:.0} | {} | {} | {} | {} | {lost} |",
+        f.killed_node,
+        f.killed_pid,
+        f.streamed_to,
+        f.write_timeout_ms,
+        f.new_leader.as_deref().unwrap_or("none"),
+        optional_ms(f.new_leader_ms),
+        optional_ms(f.first_ack_ms),
+        f.failed_before_first_ack,
+    );
+    let _ = writeln!(
+        out,
+        "\n{} writes acknowledged before the kill (the last {} ms before it); \
+         first post-kill acknowledgement from {}.",
+        f.writes_before_kill,
+        optional_ms(f.last_ack_before_kill_ms),
+        f.first_ack_server.as_deref().unwrap_or("nobody")
+    );
+    if let Some(in_flight) = &f.in_flight_at_kill {
+        let _ = writeln!(out, "The write in flight at the kill {in_flight}.");
+    }
+    if f.timed_out {
+        let _ = writeln!(
+            out,
+            "**Timed out** before both a new leader and an acknowledged write were seen."
+        );
+    }
+    for (error, count) in &f.errors {
+        let _ = writeln!(out, "- {count} × {error}");
+    }
+}
+
+fn optional_ms(value: Option<f64>) -> String {
+    value.map_or_else(|| "—".to_string(), |v| format!("{v:.1}"))
+}
+
+/// One progress line for a finished level, as printed on stderr.
+pub fn level_line(phase: &str, level: &LevelResult) -> String {
+    format!(
+        "{phase}: c={} ok={} errors={} {:.0} req/s p50={:.3}ms p99={:.3}ms",
+        level.concurrency,
+        level.ok,
+        level.errors,
+        level.requests_per_sec,
+        level.latency.p50_us as f64 / 1000.0,
+        level.latency.p99_us as f64 / 1000.0
+    )
 }
 
 /// The shared cells of a load-level row (everything after the leading `|`).

@@ -9,7 +9,7 @@ use tokio::task::JoinSet;
 
 use crate::error::Result;
 use crate::http1::{connect_many, Connection};
-use crate::kv::{self, KEY_PREFIX};
+use crate::kv::{self, ReadMode, KEY_PREFIX};
 use crate::procfs::{self, MemoryUse, ServerProcess};
 use crate::stats::{Latencies, LatencySummary};
 use crate::target::Target;
@@ -22,6 +22,8 @@ const POLL_INTERVAL: Duration = Duration::from_millis(10);
 #[derive(Debug, Clone)]
 pub struct WatchSpec {
     pub watchers: usize,
+    /// Consistency mode of the blocking reads (`default` or `stale` in practice).
+    pub mode: ReadMode,
     /// Connects in flight at once while opening watcher connections.
     pub connect_parallelism: usize,
     /// Pause between the two "nobody returned early" checks after parking.
@@ -34,6 +36,7 @@ pub struct WatchSpec {
 #[derive(Debug, Clone, Serialize)]
 pub struct WatchReport {
     pub watchers: usize,
+    pub mode: ReadMode,
     pub connect_failures: usize,
     /// Watchers whose blocking request was written.
     pub parked: usize,
@@ -94,7 +97,11 @@ pub async fn run_watch(
     let index = kv::index_of(&mut control, WATCH_KEY).await?;
     let memory_before = procfs::sample(server)?;
 
-    let path: Arc<str> = format!("/v1/kv/{KEY_PREFIX}{WATCH_KEY}?index={index}&wait=5m").into();
+    let path: Arc<str> = format!(
+        "/v1/kv/{KEY_PREFIX}{WATCH_KEY}?index={index}&wait=5m{}",
+        spec.mode.extra_param()
+    )
+    .into();
     let progress = Arc::new(Progress::default());
     let started = Instant::now();
     let mut tasks = JoinSet::new();
@@ -141,6 +148,7 @@ pub async fn run_watch(
 
     Ok(WatchReport {
         watchers: spec.watchers,
+        mode: spec.mode,
         connect_failures,
         parked,
         park_secs,

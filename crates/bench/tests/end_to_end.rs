@@ -59,6 +59,7 @@ async fn watchers_park_and_all_release_after_one_put() {
     let target = Target::resolve(&fake.url(), false).unwrap();
     let spec = WatchSpec {
         watchers: 200,
+        mode: ReadMode::Default,
         connect_parallelism: 32,
         settle: Duration::from_millis(150),
         timeout: Duration::from_secs(5),
@@ -224,7 +225,7 @@ async fn binary_markdown_report_and_help() {
     assert!(markdown.contains("| 2 | 20 | 0 |"), "{markdown}");
     assert_eq!(fake.keys().len(), 20);
 
-    for sub in ["kv-put", "kv-get", "watch", "catalog", "all"] {
+    for sub in ["kv-put", "kv-get", "watch", "catalog", "all", "cluster"] {
         let help = tokio::process::Command::new(env!("CARGO_BIN_EXE_senate-bench"))
             .args([sub, "--help"])
             .output()

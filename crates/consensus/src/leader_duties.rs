@@ -1,6 +1,7 @@
 //! Work only the leader does, on a timer: invalidating sessions whose TTL lapsed without a
-//! renewal, and reaping old KV tombstones. Timers are not replicated, as in Consul: a new
-//! leader restarts every session's timer from a full TTL.
+//! renewal, reaping old KV tombstones, and stepping down when no quorum has acknowledged it for
+//! twice its lease (so a leader cut off from the others stops acting as one). Timers are not
+//! replicated, as in Consul: a new leader restarts every session's timer from a full TTL.
 
 use crate::node::RaftNode;
 use senate_state::Command;
@@ -74,15 +75,37 @@ impl SessionTimers {
     }
 }
 
+/// Whether this leader of several voters has gone two leases without a quorum's acknowledgement.
+fn lost_quorum(node: &RaftNode) -> bool {
+    let lease = node.timing().leader_lease();
+    let view = node.leadership();
+    let (_, servers) = node.servers();
+    let voters = servers.iter().filter(|s| s.voter).count();
+    let stale_ack = view
+        .quorum_acked_at
+        .is_some_and(|at| at.elapsed() > lease * 2);
+    voters > 1 && view.is_leader && stale_ack
+}
+
 /// Runs the leader's duties until the process ends.
 pub async fn run(node: Arc<RaftNode>, timers: Arc<SessionTimers>) {
     let mut tombstone_mark: Option<u64> = None;
     let mut next_reap = Instant::now() + TOMBSTONE_REAP_INTERVAL;
     let mut ticker = tokio::time::interval(TICK);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticker.tick().await;
         if !node.is_leader() {
             timers.clear();
+            continue;
+        }
+        if lost_quorum(&node) {
+            tracing::warn!(
+                "no quorum has acknowledged this leader within twice its lease; stepping down"
+            );
+            if let Err(error) = node.step_down().await {
+                tracing::warn!(%error, "could not step down");
+            }
             continue;
         }
         for id in timers.expired(&node) {

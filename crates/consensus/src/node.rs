@@ -82,9 +82,9 @@ impl RaftTiming {
     pub fn scaled(multiplier: u32) -> Self {
         let scale = multiplier.clamp(1, 10);
         RaftTiming {
-            heartbeat: Duration::from_millis(50) * scale,
-            election_timeout_min: Duration::from_millis(150) * scale,
-            election_timeout_max: Duration::from_millis(300) * scale,
+            heartbeat: Duration::from_millis(100) * scale,
+            election_timeout_min: Duration::from_millis(300) * scale,
+            election_timeout_max: Duration::from_millis(600) * scale,
         }
     }
 
@@ -97,7 +97,7 @@ impl RaftTiming {
 
     /// How long a write or a leader-only read waits for a leader before failing.
     pub fn hold_timeout(&self) -> Duration {
-        self.election_timeout_max * 20
+        self.election_timeout_max * 10
     }
 }
 

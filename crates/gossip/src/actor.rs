@@ -260,9 +260,33 @@ impl Actor {
         if self.status != MemberStatus::Alive || remote == *self.foca.identity() {
             return;
         }
+        self.outrank_old_self(&roster);
         self.absorb(remote.clone(), roster);
         if let Err(error) = self.foca.announce(remote, &mut self.runtime) {
             tracing::debug!(%error, "announce after join failed");
+        }
+    }
+
+    /// When the cluster remembers an identity of ours at least as new as the current one (a
+    /// restart after the clock went back), moves past it so the cluster takes the new one.
+    fn outrank_old_self(&mut self, roster: &Roster) {
+        let ours = self.foca.identity();
+        let newest = roster
+            .members
+            .iter()
+            .filter(|m| m.id.name == ours.name && m.id != *ours)
+            .map(|m| m.id.generation)
+            .max();
+        let Some(old) = newest.filter(|old| *old >= ours.generation) else {
+            return;
+        };
+        let next = NodeId {
+            generation: old.saturating_add(1),
+            ..ours.clone()
+        };
+        tracing::info!(node = %next.name, "the cluster knows a newer identity of this node; renewing past it");
+        if let Err(error) = self.foca.change_identity(next, &mut self.runtime) {
+            tracing::warn!(%error, "could not renew this node's identity");
         }
     }
 

@@ -39,8 +39,9 @@ const LEADER_STATE: [&str; 6] = [
     "/v1/txn",
 ];
 
-/// Whether a request must be answered by the leader.
-fn needs_leader(method: &Method, path: &str, params: &Params) -> bool {
+/// Whether a request must be answered by the leader. A `?stale` read is answered here unless
+/// `max_stale` is given and this server last heard from the leader longer ago than that.
+fn needs_leader(method: &Method, path: &str, params: &Params, since_contact: Duration) -> bool {
     if ANSWERED_LOCALLY.iter().any(|p| path.starts_with(p)) {
         return false;
     }
@@ -48,7 +49,13 @@ fn needs_leader(method: &Method, path: &str, params: &Params) -> bool {
         return false;
     }
     let read = method == Method::GET || method == Method::HEAD;
-    !(read && params.has("stale"))
+    if !(read && params.has("stale")) {
+        return true;
+    }
+    params
+        .get("max_stale")
+        .and_then(|text| duration::parse(text).ok())
+        .is_some_and(|max_stale| since_contact > max_stale)
 }
 
 /// How long the leader may take: a blocking query's wait plus its jitter, else the hold timeout.
@@ -74,7 +81,13 @@ pub async fn to_leader(
         return next.run(request).await;
     }
     let params = Params::parse(request.uri().query());
-    if !needs_leader(request.method(), request.uri().path(), &params) {
+    let since_contact = context.cluster.leadership().since_last_contact();
+    if !needs_leader(
+        request.method(),
+        request.uri().path(),
+        &params,
+        since_contact,
+    ) {
         return next.run(request).await;
     }
     let hold = context.raft().timing().hold_timeout();
@@ -219,8 +232,19 @@ mod tests {
     use super::*;
 
     fn route(method: Method, uri: &str) -> bool {
+        route_after(method, uri, Duration::ZERO)
+    }
+
+    fn route_after(method: Method, uri: &str, since_contact: Duration) -> bool {
         let (path, query) = uri.split_once('?').unwrap_or((uri, ""));
-        needs_leader(&method, path, &Params::parse(Some(query)))
+        needs_leader(&method, path, &Params::parse(Some(query)), since_contact)
+    }
+
+    #[test]
+    fn a_stale_read_too_far_behind_max_stale_goes_to_the_leader() {
+        let uri = "/v1/kv/a?stale&max_stale=5s";
+        assert!(!route_after(Method::GET, uri, Duration::from_secs(1)));
+        assert!(route_after(Method::GET, uri, Duration::from_secs(6)));
     }
 
     #[test]

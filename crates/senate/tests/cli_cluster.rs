@@ -5,7 +5,8 @@
 //! The agent refuses what a lone dev server cannot do (joining a closed port, removing or
 //! transferring to a peer it lacks, force-leaving an unknown node); those tests check that the
 //! CLI reports the agent's answer as Consul does: exit 1, `Error ...: Unexpected response code:
-//! NNN (reason)`.
+//! NNN (reason)`. Answers a lone server never gives (a lost check-and-set, a successful leadership
+//! transfer) come from a [`FakeAgent`] that also records exactly what each command sent.
 
 use std::fs;
 use std::io::{BufRead, BufReader, Read, Write};

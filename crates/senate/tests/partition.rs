@@ -25,10 +25,12 @@ use std::time::{Duration, Instant};
 const FORM_DEADLINE: Duration = Duration::from_secs(40);
 /// How long the majority may take to elect a leader after the cut.
 const ELECTION_DEADLINE: Duration = Duration::from_secs(15);
-/// How long all three may take to agree on a leader again after healing.
-const HEAL_DEADLINE: Duration = Duration::from_secs(30);
-/// How long each server may take to apply everything after healing.
-const CATCH_UP_DEADLINE: Duration = Duration::from_secs(30);
+/// How long after healing all three may take to agree on a leader again, acknowledge the
+/// marker and show it everywhere. When the cut lasted long enough for both sides' gossip to
+/// declare the other down (about 6 s; the isolated leader's default reads alone take 6 s to
+/// fail), only Senate's periodic announce to down members, every 10 s (a third of the
+/// push-pull interval), reunites gossip, and autopilot can re-add the old leader only then.
+const REUNION_DEADLINE: Duration = Duration::from_secs(30);
 /// The client timeout for writes the cluster is expected to acknowledge.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 const KEYS_BEFORE: usize = 5;
@@ -84,7 +86,16 @@ impl Cluster {
             group.iter().for_each(|host| host.assert_running());
             agreed_leader(&group)
         })
-        .unwrap_or_else(|| panic!("{what}: no agreed leader within {deadline:?}"))
+        .unwrap_or_else(|| {
+            let named: Vec<String> = group
+                .iter()
+                .map(|host| format!("pt-{} names {}", host.host, probes::describe_leader(host)))
+                .collect();
+            panic!(
+                "{what}: no agreed leader within {deadline:?}: {}",
+                named.join(", ")
+            )
+        })
     }
 }
 
@@ -158,10 +169,20 @@ fn run_scenario(mut cluster: Cluster) {
     ledger.extend(writes.acknowledged());
 
     cluster.network.heal();
-    let leader = cluster.wait_for_leader_among(&[1, 2, 3], HEAL_DEADLINE, "after healing");
-    println!("healed after {:?}: leader pt-{leader}", cut_at.elapsed());
-    write_marker(&cluster, leader);
-    check_every_server(&cluster, &ledger);
+    let healed_at = Instant::now();
+    let reunited_by = healed_at + REUNION_DEADLINE;
+    let leader = cluster.wait_for_leader_among(&[1, 2, 3], left(reunited_by), "after healing");
+    println!(
+        "healed {:?} after the cut; all agree on pt-{leader} {:?} later",
+        healed_at - cut_at,
+        healed_at.elapsed()
+    );
+    write_marker(&cluster, leader, reunited_by);
+    check_every_server(&cluster, &ledger, reunited_by);
+    println!(
+        "every server caught up {:?} after healing",
+        healed_at.elapsed()
+    );
     let configuration = probes::describe_configuration(cluster.host(leader));
     println!("Raft configuration after healing: {configuration}");
 }
@@ -212,27 +233,37 @@ impl Drop for StopOnDrop<'_> {
 
 /// Writes the marker through the healed cluster (retrying while leadership settles): once a
 /// server shows it, it has applied every write acknowledged before it.
-fn write_marker(cluster: &Cluster, leader: usize) {
-    let acknowledged = wait_for(HEAL_DEADLINE, || {
+fn write_marker(cluster: &Cluster, leader: usize, by: Instant) {
+    let acknowledged = wait_for(left(by), || {
         put(cluster.host(leader), MARKER, "healed").ok()
     });
     assert!(
         acknowledged.is_some(),
-        "the healed cluster did not acknowledge {MARKER} within {HEAL_DEADLINE:?}"
+        "the healed cluster did not acknowledge {MARKER} within {REUNION_DEADLINE:?} of healing"
     );
+}
+
+/// The time left until `by` (zero once it passed, so a wait still probes once).
+fn left(by: Instant) -> Duration {
+    by.saturating_duration_since(Instant::now())
 }
 
 /// Checks on every server, with `?stale` once it has caught up to the marker, that every
 /// acknowledged write is there with its value and no unacknowledged minority write is.
-fn check_every_server(cluster: &Cluster, ledger: &BTreeMap<String, String>) {
+fn check_every_server(cluster: &Cluster, ledger: &BTreeMap<String, String>, by: Instant) {
     let mut problems = Vec::new();
     for host in &cluster.hosts {
-        let caught_up = wait_for(CATCH_UP_DEADLINE, || {
+        let caught_up = wait_for(left(by), || {
             let store = probes::stale_store(host)?;
             store.contains_key(MARKER).then_some(store)
         });
         let Some(store) = caught_up else {
-            problems.push(format!("pt-{} never showed {MARKER}", host.host));
+            let configuration = probes::describe_configuration(host);
+            problems.push(format!(
+                "pt-{} did not show {MARKER} within {REUNION_DEADLINE:?} of healing \
+                 (its Raft configuration: {configuration})",
+                host.host
+            ));
             continue;
         };
         problems.extend(probes::compare(host.host, &store, ledger));

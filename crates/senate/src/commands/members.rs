@@ -9,8 +9,8 @@ use clap::Args;
 use regex::Regex;
 use serde::Deserialize;
 
-use super::{block_on, emit};
 use super::table::columnize;
+use super::{block_on, emit};
 use crate::api_client::{ApiClient, HttpArgs};
 
 /// Segment filter value meaning "every segment".

@@ -7,8 +7,8 @@ use anyhow::{anyhow, bail};
 use clap::{Args, Subcommand};
 use serde::Deserialize;
 
-use super::{block_on, emit};
 use super::table::columnize;
+use super::{block_on, emit};
 use crate::api_client::{ApiClient, HttpArgs};
 
 /// The `operator raft` subcommands.
@@ -116,7 +116,10 @@ fn list_peers(args: ListPeersArgs) -> anyhow::Result<ExitCode> {
             .json()
     })
     .map_err(|e| anyhow!("Error getting peers: Failed to retrieve raft configuration: {e:#}"))?;
-    emit(&format!("{}\n", columnize(&peer_rows(&configuration.servers))))?;
+    emit(&format!(
+        "{}\n",
+        columnize(&peer_rows(&configuration.servers))
+    ))?;
     Ok(ExitCode::SUCCESS)
 }
 

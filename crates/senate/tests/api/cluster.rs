@@ -15,17 +15,27 @@ const FORM_DEADLINE: Duration = Duration::from_secs(30);
 /// A cluster of servers, each with its own data directory.
 pub struct Cluster {
     pub servers: Vec<Server>,
-    _dirs: Vec<TempDir>,
+    dirs: Vec<TempDir>,
 }
 
 impl Cluster {
+    /// No servers yet.
+    pub fn empty() -> Cluster {
+        Cluster {
+            servers: Vec::new(),
+            dirs: Vec::new(),
+        }
+    }
+
+    /// Server `index`'s data directory.
+    pub fn data_dir(&self, index: usize) -> &std::path::Path {
+        self.dirs[index].path()
+    }
+
     /// Starts `size` servers expecting `size`, each joining the first one's gossip port, and
     /// waits until all agree on a leader with every server a voter.
     pub fn start(size: usize) -> Cluster {
-        let mut cluster = Cluster {
-            servers: Vec::new(),
-            _dirs: Vec::new(),
-        };
+        let mut cluster = Cluster::empty();
         for _ in 0..size {
             cluster.add_server(size as u32);
         }
@@ -35,6 +45,11 @@ impl Cluster {
 
     /// Starts one more server expecting `expect`, joining the first server.
     pub fn add_server(&mut self, expect: u32) -> usize {
+        self.add_server_with(expect, &[])
+    }
+
+    /// Starts one more server expecting `expect`, joining the first, with extra flags.
+    pub fn add_server_with(&mut self, expect: u32, extra_args: &[&str]) -> usize {
         let dir = TempDir::new("cluster");
         let join: Vec<u16> = self
             .servers
@@ -42,9 +57,11 @@ impl Cluster {
             .map(|s| s.serf_lan_port())
             .into_iter()
             .collect();
-        let server = Server::member(dir.path(), expect, &join, &["-hcl", FAST_RAFT]);
+        let mut args = vec!["-hcl", FAST_RAFT];
+        args.extend_from_slice(extra_args);
+        let server = Server::member(dir.path(), expect, &join, &args);
         self.servers.push(server);
-        self._dirs.push(dir);
+        self.dirs.push(dir);
         self.servers.len() - 1
     }
 
@@ -83,11 +100,19 @@ impl Cluster {
     /// Waits until the gossip pool, as server `observer` sees it, marks `node` failed (Status 4).
     pub fn wait_until_failed(&self, observer: usize, node: &str) {
         let mut client = self.servers[observer].client();
-        wait_for(FORM_DEADLINE, &format!("gossip to mark {node} failed"), || {
-            let members = client.get("/v1/agent/members").json();
-            let member = members.as_array()?.iter().find(|m| m["Name"] == node)?.clone();
-            (member["Status"] == 4).then_some(())
-        });
+        wait_for(
+            FORM_DEADLINE,
+            &format!("gossip to mark {node} failed"),
+            || {
+                let members = client.get("/v1/agent/members").json();
+                let member = members
+                    .as_array()?
+                    .iter()
+                    .find(|m| m["Name"] == node)?
+                    .clone();
+                (member["Status"] == 4).then_some(())
+            },
+        );
     }
 
     /// Waits until the leader's Raft configuration has exactly `voters` voters.

@@ -318,10 +318,20 @@ impl Server {
 
     /// Starts a stopped server again with the same flags, data directory and ports.
     pub fn restart(&mut self) {
-        stop(self.child.take());
-        if let Err(failure) = self.start() {
+        if let Err(failure) = self.try_restart() {
             panic!("senate did not start again: {failure}");
         }
+    }
+
+    /// Starts a stopped server again; on failure, says why (with the log's tail).
+    pub fn try_restart(&mut self) -> Result<(), String> {
+        stop(self.child.take());
+        self.start()
+    }
+
+    /// Everything the current run has logged so far.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(self.log_path()).unwrap_or_default()
     }
 
     /// Whether the process is still running.

@@ -8,6 +8,7 @@ mod blocking;
 mod catalog;
 mod checks;
 mod cluster;
+mod cluster_lifecycle;
 mod durability;
 mod events;
 mod harness;

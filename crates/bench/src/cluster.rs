@@ -1,0 +1,327 @@
+//! Cluster mode: against a 3-server cluster, KV PUT and GET (each read mode) through the leader
+//! and through a follower at each concurrency, blocking-query fan-out through a follower, and
+//! failover (`kill -9` of the leader). The KV and fan-out phases reuse [`load`] and [`watch`]
+//! with the chosen server as target; failover is [`failover`].
+
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::error::{BenchError, Result};
+use crate::failover::{self, FailoverReport, FailoverSpec, Survivor, Victim};
+use crate::kv::{Operation, ReadMode};
+use crate::load::{self, LevelResult, LoadSpec};
+use crate::procfs::ServerProcess;
+use crate::report::level_line;
+use crate::servers::{self, Roles, ServerStatus};
+use crate::target::Target;
+use crate::watch::{self, WatchReport, WatchSpec};
+
+/// One server of the cluster under test.
+#[derive(Debug, Clone)]
+pub struct ClusterMember {
+    pub target: Target,
+    /// Its process, when known (started by the bench, or given with `--pids`).
+    pub process: Option<ServerProcess>,
+}
+
+/// Parameters of every cluster phase.
+#[derive(Debug, Clone)]
+pub struct ClusterSpec {
+    pub concurrency: Vec<usize>,
+    /// Duration per level, keys, request timeout; shared by every KV level.
+    pub load: LoadSpec,
+    pub value_size: usize,
+    pub read_modes: Vec<ReadMode>,
+    /// The fan-out's shape; its `mode` is replaced by each of `watch_modes`.
+    pub watch: WatchSpec,
+    pub watch_modes: Vec<ReadMode>,
+    /// None skips the failover phase.
+    pub failover: Option<FailoverSpec>,
+    /// Bound on waiting for one leader with every server a voter.
+    pub settle_timeout: Duration,
+}
+
+/// Which server a load went through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Leader,
+    Follower,
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Role::Leader => "leader",
+            Role::Follower => "follower",
+        })
+    }
+}
+
+/// One server as found when the cluster had settled.
+#[derive(Debug, Clone, Serialize)]
+pub struct ServerReport {
+    pub url: String,
+    pub node: String,
+    pub rpc_address: Option<String>,
+    pub role: Role,
+    pub pid: Option<u32>,
+}
+
+/// One KV level through one server.
+#[derive(Debug, Clone, Serialize)]
+pub struct RoleLevel {
+    pub role: Role,
+    pub node: String,
+    /// `put`, or `get <mode>`.
+    pub operation: String,
+    #[serde(flatten)]
+    pub level: LevelResult,
+}
+
+/// Everything cluster mode measured.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ClusterReport {
+    pub servers: Vec<ServerReport>,
+    /// Time until the cluster had one leader and every server was a voter.
+    pub settle_secs: f64,
+    pub kv: Vec<RoleLevel>,
+    /// The follower the fan-out went through.
+    pub fanout_node: String,
+    pub fanout: Vec<WatchReport>,
+    pub failover: Option<FailoverReport>,
+    /// Skipped phases, leadership changes and other remarks.
+    pub notes: Vec<String>,
+}
+
+/// Where the phases send their load.
+struct Layout<'a> {
+    members: &'a [ClusterMember],
+    statuses: Vec<ServerStatus>,
+    roles: Roles,
+}
+
+impl Layout<'_> {
+    fn index(&self, role: Role) -> usize {
+        match role {
+            Role::Leader => self.roles.leader,
+            Role::Follower => self.roles.followers.first().copied().unwrap_or(0),
+        }
+    }
+
+    fn target(&self, role: Role) -> &Target {
+        &self.members[self.index(role)].target
+    }
+
+    fn node(&self, role: Role) -> &str {
+        &self.statuses[self.index(role)].node
+    }
+}
+
+/// Runs every phase in order. `check` runs between phases and stops the run when it fails (a
+/// started server died); `progress` receives one line per finished step.
+pub async fn run_cluster(
+    members: &[ClusterMember],
+    spec: &ClusterSpec,
+    check: &dyn Fn() -> Result<()>,
+    progress: &mut dyn FnMut(&str),
+) -> Result<ClusterReport> {
+    if members.len() < 2 {
+        return Err(BenchError::Setup(
+            "cluster mode needs at least 2 servers".into(),
+        ));
+    }
+    let targets: Vec<Target> = members.iter().map(|m| m.target.clone()).collect();
+    let started = Instant::now();
+    let (statuses, roles) = servers::wait_for_roles(&targets, spec.settle_timeout, check).await?;
+    let layout = Layout {
+        members,
+        statuses,
+        roles,
+    };
+    let mut report = ClusterReport {
+        settle_secs: started.elapsed().as_secs_f64(),
+        servers: server_reports(&layout),
+        fanout_node: layout.node(Role::Follower).to_string(),
+        ..ClusterReport::default()
+    };
+    progress(&format!(
+        "cluster: settled after {:.1}s; leader {}, follower {}",
+        report.settle_secs,
+        layout.node(Role::Leader),
+        layout.node(Role::Follower)
+    ));
+    run_kv(&layout, spec, &mut report, check, progress).await?;
+    check()?;
+    run_fanout(&layout, spec, &mut report, progress).await?;
+    check()?;
+    run_failover_phase(&layout, spec, &mut report, progress).await?;
+    Ok(report)
+}
+
+fn server_reports(layout: &Layout<'_>) -> Vec<ServerReport> {
+    layout
+        .members
+        .iter()
+        .zip(&layout.statuses)
+        .enumerate()
+        .map(|(i, (member, status))| ServerReport {
+            url: member.target.url(),
+            node: status.node.clone(),
+            rpc_address: status.rpc_address.clone(),
+            role: if i == layout.roles.leader {
+                Role::Leader
+            } else {
+                Role::Follower
+            },
+            pid: member.process.map(|p| p.pid()),
+        })
+        .collect()
+}
+
+/// PUT and GET levels through the leader, then through the follower.
+async fn run_kv(
+    layout: &Layout<'_>,
+    spec: &ClusterSpec,
+    report: &mut ClusterReport,
+    check: &dyn Fn() -> Result<()>,
+    progress: &mut dyn FnMut(&str),
+) -> Result<()> {
+    load::populate(layout.target(Role::Leader), spec.value_size, &spec.load).await?;
+    let mut operations = vec![Operation::put_of_size(spec.value_size)];
+    operations.extend(spec.read_modes.iter().map(|&mode| Operation::Get { mode }));
+    for role in [Role::Leader, Role::Follower] {
+        for operation in &operations {
+            for &concurrency in &spec.concurrency {
+                check()?;
+                let level =
+                    load::run_level(layout.target(role), operation, &spec.load, concurrency)
+                        .await?;
+                let name = operation_name(operation);
+                progress(&level_line(&format!("cluster {role} {name}"), &level));
+                confirm_leader(layout, &format!("{role} {name} c={concurrency}"), report).await;
+                report.kv.push(RoleLevel {
+                    role,
+                    node: layout.node(role).to_string(),
+                    operation: name,
+                    level,
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+fn operation_name(operation: &Operation) -> String {
+    match operation {
+        Operation::Put { .. } => "put".to_string(),
+        Operation::Get { mode } => format!("get {mode}"),
+    }
+}
+
+/// Notes it when the leader found at the start no longer leads after `phase`.
+async fn confirm_leader(layout: &Layout<'_>, phase: &str, report: &mut ClusterReport) {
+    let leader = layout.index(Role::Leader);
+    let status = servers::status_of(&layout.members[leader].target).await;
+    let note = match status {
+        Ok(status) if status.claims_leadership => return,
+        Ok(status) => format!(
+            "after {phase}: {} no longer leads (status/leader names {:?})",
+            layout.node(Role::Leader),
+            status.leader
+        ),
+        Err(error) => format!(
+            "after {phase}: cannot ask {} who leads: {error}",
+            layout.node(Role::Leader)
+        ),
+    };
+    report.notes.push(note);
+}
+
+/// Blocking-query fan-out through the follower, once per watch mode.
+async fn run_fanout(
+    layout: &Layout<'_>,
+    spec: &ClusterSpec,
+    report: &mut ClusterReport,
+    progress: &mut dyn FnMut(&str),
+) -> Result<()> {
+    let follower = &layout.members[layout.index(Role::Follower)];
+    for &mode in &spec.watch_modes {
+        let watch_spec = WatchSpec {
+            mode,
+            ..spec.watch.clone()
+        };
+        let result =
+            watch::run_watch(&follower.target, &watch_spec, follower.process.as_ref()).await?;
+        progress(&format!(
+            "cluster fan-out {mode} via {}: {} parked, {} released, {} still blocked; all released after {:.3} ms",
+            layout.node(Role::Follower),
+            result.parked,
+            result.released,
+            result.not_released,
+            result.release.max_us as f64 / 1000.0
+        ));
+        report.fanout.push(result);
+    }
+    Ok(())
+}
+
+/// Kills the leader while writes stream to the follower, when its process is known.
+async fn run_failover_phase(
+    layout: &Layout<'_>,
+    spec: &ClusterSpec,
+    report: &mut ClusterReport,
+    progress: &mut dyn FnMut(&str),
+) -> Result<()> {
+    let Some(failover_spec) = &spec.failover else {
+        report.notes.push("failover: skipped (disabled)".into());
+        return Ok(());
+    };
+    let leader = layout.index(Role::Leader);
+    let status = &layout.statuses[leader];
+    let (Some(process), Some(rpc_address)) = (
+        layout.members[leader].process,
+        Some(status.leader.clone()).filter(|named| !named.is_empty()),
+    ) else {
+        report.notes.push(
+            "failover: skipped — the leader's process is unknown (pass --pids in --addrs order)"
+                .into(),
+        );
+        return Ok(());
+    };
+    let victim = Victim {
+        node: status.node.clone(),
+        rpc_address,
+        process,
+    };
+    let survivors: Vec<Survivor> = layout
+        .roles
+        .followers
+        .iter()
+        .map(|&i| Survivor {
+            node: layout.statuses[i].node.clone(),
+            target: layout.members[i].target.clone(),
+        })
+        .collect();
+    progress(&format!(
+        "cluster failover: streaming writes to {}, then kill -9 of {} (pid {})",
+        survivors[0].node,
+        victim.node,
+        process.pid()
+    ));
+    let result = failover::run_failover(&victim, &survivors, failover_spec).await?;
+    progress(&format!(
+        "cluster failover: new leader {:?} after {} ms; first acknowledged write after {} ms",
+        result.new_leader,
+        optional_ms(result.new_leader_ms),
+        optional_ms(result.first_ack_ms)
+    ));
+    report.failover = Some(result);
+    Ok(())
+}
+
+fn optional_ms(value: Option<f64>) -> String {
+    value.map_or_else(|| "—".to_string(), |ms| format!("{ms:.1}"))
+}
