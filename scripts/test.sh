@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The one command that runs every test: builds the workspace, runs the Rust tests, then the py-consul suite
-# against the real senate binary. Installs what is missing (Debian, as root). Runs both parts even if the
+# against the real senate binary (a -dev server, then a follower of a 3-server cluster). Installs what is missing (Debian, as root). Runs both parts even if the
 # first fails, and exits non-zero if either failed.
 set -uo pipefail
 
@@ -63,8 +63,13 @@ run_rust() {
 run_python() {
     log "python venv ($VENV)"
     ensure_venv || return 1
-    log "pytest tests/python"
-    SENATE_BIN="${SENATE_BIN:-$REPO_ROOT/target/debug/senate}" "$VENV/bin/python" -m pytest tests/python -q
+    local bin="${SENATE_BIN:-$REPO_ROOT/target/debug/senate}"
+    local status=0
+    log "pytest tests/python (against a -dev server)"
+    SENATE_BIN="$bin" "$VENV/bin/python" -m pytest tests/python -q || status=$?
+    log "pytest tests/python (against a follower of a 3-server cluster)"
+    SENATE_BIN="$bin" SENATE_TARGET=follower "$VENV/bin/python" -m pytest tests/python -q || status=$?
+    return "$status"
 }
 
 log "checking tools"

@@ -97,6 +97,10 @@ class SenateServer:
             f"-grpc-port={self.ports['grpc']}",
         ]
 
+    def server_addresses(self) -> list[str]:
+        """The server RPC addresses of every server in this server's cluster (just its own)."""
+        return [f"{HOST}:{self.ports['server']}"]
+
     def spawn(self) -> None:
         """Spawn the process (same ports and data dir on every start) without waiting for it."""
         if not SENATE_BIN.is_file():
@@ -187,6 +191,9 @@ class ClusterMember(SenateServer):
     def rpc_address(self) -> str:
         return f"{HOST}:{self.ports['server']}"
 
+    def server_addresses(self) -> list[str]:
+        return [member.rpc_address() for member in self.cluster]
+
 
 class SenateCluster:
     """Three servers under one Raft; `follower()` is the one the tests talk to, named NODE_NAME."""
@@ -196,6 +203,8 @@ class SenateCluster:
         self.members = [first] + [
             ClusterMember(workdir, f"cluster-{i}", f"{NODE_NAME}-peer{i}", first.ports["serf_lan"]) for i in (1, 2)
         ]
+        for member in self.members:
+            member.cluster = self.members
 
     def start(self) -> "SenateCluster":
         """Spawn all three at once (they wait for each other to bootstrap), then wait for one leader."""

@@ -10,7 +10,7 @@ use crate::error::ApiError;
 use crate::query::{Params, DEFAULT_WAIT, MAX_WAIT};
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Router;
@@ -26,6 +26,19 @@ use tower::ServiceExt;
 
 /// Marks a request a follower forwarded, so the leader answers it itself.
 const FORWARDED: HeaderName = HeaderName::from_static("x-senate-forwarded");
+/// Names the agent that received a forwarded request: what "this agent" means in defaults
+/// such as a new session's node.
+const AGENT_NODE: HeaderName = HeaderName::from_static("x-senate-agent-node");
+
+/// The node of the agent the client talked to: the forwarding agent's for a forwarded
+/// request, else this one's.
+pub fn agent_node<'a>(headers: &'a HeaderMap, context: &'a Context) -> &'a str {
+    let forwarded = headers.contains_key(&FORWARDED);
+    match headers.get(&AGENT_NODE).and_then(|v| v.to_str().ok()) {
+        Some(node) if forwarded => node,
+        _ => &context.config.node_name,
+    }
+}
 
 /// Path prefixes whose requests are always answered by the server that received them.
 const ANSWERED_LOCALLY: [&str; 3] = ["/v1/agent/", "/v1/status/", "/v1/event/"];
@@ -91,10 +104,14 @@ pub async fn to_leader(
         return next.run(request).await;
     }
     let hold = context.raft().timing().hold_timeout();
-    let forwarded = match as_data(request, body_limit(&context)).await {
+    let mut forwarded = match as_data(request, body_limit(&context)).await {
         Ok(forwarded) => forwarded,
         Err(error) => return error.into_response(),
     };
+    forwarded.headers.push((
+        AGENT_NODE.to_string(),
+        context.config.node_name.clone().into_bytes(),
+    ));
     let timeout = answer_timeout(&params, hold);
     match context.cluster.forward_to_leader(&forwarded, timeout).await {
         Ok(Some(response)) => from_data(response),

@@ -5,11 +5,12 @@ use crate::blocking::{answer_json, rendered};
 use crate::body::read_json;
 use crate::context::Context;
 use crate::error::ApiError;
+use crate::forward::agent_node;
 use crate::query::{check_datacenter, parse_duration, Params, QueryOptions};
 use crate::reply;
 use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::Uri;
+use axum::http::{HeaderMap, Uri};
 use axum::response::Response;
 use axum::routing::{get, put};
 use axum::Router;
@@ -40,12 +41,13 @@ pub fn routes() -> Router<Arc<Context>> {
 async fn create(
     State(context): State<Arc<Context>>,
     uri: Uri,
+    headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
     let params = Params::parse(uri.query());
     check_datacenter(&params, &context)?;
     let request: SessionCreateRequest = read_json(body).await?;
-    let session = build_session(request, &context.config.node_name)?;
+    let session = build_session(request, agent_node(&headers, &context))?;
     let (id, ttl) = (session.id.clone(), session.ttl.clone());
     reply::outcome(
         context
