@@ -429,6 +429,8 @@ fn raft_config(timing: &RaftTiming) -> Result<Arc<Config>, ConsensusError> {
         election_timeout_max: millis(timing.election_timeout_max),
         snapshot_policy: SnapshotPolicy::LogsSinceLast(SNAPSHOT_EVERY_ENTRIES),
         max_in_snapshot_log_to_keep: LOG_ENTRIES_KEPT_AFTER_SNAPSHOT,
+        // A snapshot chunk (3 MiB) must survive a loaded machine; openraft's 200 ms does not.
+        install_snapshot_timeout: millis(timing.election_timeout_max * 20),
         ..Config::default()
     };
     config

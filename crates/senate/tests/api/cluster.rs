@@ -417,3 +417,46 @@ fn joining_an_address_where_nothing_listens_is_a_clear_error() {
     assert!(cluster.servers[follower].is_running());
     client.get("/v1/agent/self").expect(200);
 }
+
+#[test]
+fn a_server_that_missed_a_snapshot_catches_up_by_snapshot_install() {
+    use crate::durability::{write_concurrently, Until};
+    /// Past Senate's snapshot threshold (8,192 entries) plus the log it keeps after one (256),
+    /// so the leader no longer has the entries the stopped server lacks.
+    const ENTRIES_MISSED: u64 = 8_192 + 1_000;
+    let mut cluster = Cluster::start(3);
+    let leader = cluster.leader();
+    let lagging = (leader + 1) % 3;
+    cluster.servers[lagging].kill();
+    let mut client = cluster.servers[leader].client();
+    assert!(put(&mut client, "snapshot/start", "x"));
+    let start = client.get("/v1/kv/snapshot/start").expect(200).json()[0]["ModifyIndex"]
+        .as_u64()
+        .expect("ModifyIndex");
+    let written = write_concurrently(
+        &cluster.servers[leader],
+        "snapshot/keys",
+        4,
+        Until::Index(start + ENTRIES_MISSED),
+    );
+    cluster.servers[lagging].restart();
+    let mut lagging_client = cluster.servers[lagging].client();
+    wait_for(
+        Duration::from_secs(60),
+        "the restarted server to hold every key",
+        || {
+            let response = lagging_client
+                .try_request("GET", "/v1/kv/snapshot/keys/?keys&stale", b"")
+                .ok()
+                .filter(|response| response.status == 200)?;
+            let keys = response.json().as_array()?.len();
+            (keys == written.len()).then_some(())
+        },
+    );
+    for (key, value) in written.iter().step_by(97) {
+        assert_eq!(
+            stale_value(&mut lagging_client, key).as_deref(),
+            Some(value.as_str())
+        );
+    }
+}

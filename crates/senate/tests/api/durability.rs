@@ -18,7 +18,7 @@ const WRITES_PER_INDEX_CHECK: usize = 250;
 
 /// When concurrent writers stop.
 #[derive(Clone, Copy)]
-enum Until {
+pub enum Until {
     /// Each writer has written this many keys.
     KeysPerThread(usize),
     /// The Raft index has reached this value (concurrent writes may share one log entry, so the
@@ -28,7 +28,7 @@ enum Until {
 
 /// Writes keys from `threads` keep-alive connections at once, asserting each was acknowledged,
 /// and returns every key written with its value.
-fn write_concurrently(
+pub fn write_concurrently(
     server: &Server,
     prefix: &str,
     threads: usize,
