@@ -347,7 +347,7 @@ fn a_dead_server_is_removed_by_address_and_by_id_and_a_new_one_is_promoted() {
     let victim = (leader + 1) % 3;
     let victim_address = cluster.servers[victim].rpc_address();
     cluster.servers[victim].kill();
-    cluster.wait_until_failed(leader, &cluster.servers[victim].node().to_string());
+    cluster.wait_until_failed(leader, cluster.servers[victim].node());
     client
         .delete(&format!("/v1/operator/raft/peer?address={victim_address}"))
         .expect(200);
@@ -372,7 +372,7 @@ fn a_dead_server_is_removed_by_address_and_by_id_and_a_new_one_is_promoted() {
         .and_then(|s| s["ID"].as_str().map(str::to_string))
         .expect("the fourth server's ID");
     cluster.servers[fourth].kill();
-    cluster.wait_until_failed(leader, &cluster.servers[fourth].node().to_string());
+    cluster.wait_until_failed(leader, cluster.servers[fourth].node());
     client
         .delete(&format!("/v1/operator/raft/peer?id={fourth_id}"))
         .expect(200);
