@@ -18,6 +18,9 @@ use senate_bench::watch::WatchSpec;
 /// Only loopback targets are accepted unless --allow-remote is given. Keys are written under
 /// `senate-bench/` and catalog nodes are named `bench-node-<i>`; both are removed afterwards
 /// (unless --keep).
+///
+/// `cluster` measures a 3-server cluster instead of one --addr: it starts the servers itself
+/// (--start-cluster) or takes --addrs (with --pids for failover).
 #[derive(Debug, Parser)]
 #[command(name = "senate-bench", version)]
 pub struct Cli {

@@ -136,7 +136,7 @@ pub async fn run_cluster(
     let targets: Vec<Target> = members.iter().map(|m| m.target.clone()).collect();
     let started = Instant::now();
     let (statuses, roles) = servers::wait_for_roles(&targets, spec.settle_timeout, check).await?;
-    let layout = Layout {
+    let mut layout = Layout {
         members,
         statuses,
         roles,
@@ -144,7 +144,6 @@ pub async fn run_cluster(
     let mut report = ClusterReport {
         settle_secs: started.elapsed().as_secs_f64(),
         servers: server_reports(&layout),
-        fanout_node: layout.node(Role::Follower).to_string(),
         ..ClusterReport::default()
     };
     progress(&format!(
@@ -153,10 +152,10 @@ pub async fn run_cluster(
         layout.node(Role::Leader),
         layout.node(Role::Follower)
     ));
-    run_kv(&layout, spec, &mut report, check, progress).await?;
+    run_kv(&mut layout, spec, &mut report, check, progress).await?;
     check()?;
     run_fanout(&layout, spec, &mut report, progress).await?;
-    check()?;
+    refresh_roles(&mut layout, "the fan-out", spec, check, &mut report).await?;
     run_failover_phase(&layout, spec, &mut report, progress).await?;
     Ok(report)
 }
@@ -183,7 +182,7 @@ fn server_reports(layout: &Layout<'_>) -> Vec<ServerReport> {
 
 /// PUT and GET levels through the leader, then through the follower.
 async fn run_kv(
-    layout: &Layout<'_>,
+    layout: &mut Layout<'_>,
     spec: &ClusterSpec,
     report: &mut ClusterReport,
     check: &dyn Fn() -> Result<()>,
@@ -192,6 +191,7 @@ async fn run_kv(
     load::populate(layout.target(Role::Leader), spec.value_size, &spec.load).await?;
     let mut operations = vec![Operation::put_of_size(spec.value_size)];
     operations.extend(spec.read_modes.iter().map(|&mode| Operation::Get { mode }));
+    let mut term = layout.statuses[layout.index(Role::Leader)].term;
     for role in [Role::Leader, Role::Follower] {
         for operation in &operations {
             for &concurrency in &spec.concurrency {
@@ -201,13 +201,14 @@ async fn run_kv(
                         .await?;
                 let name = operation_name(operation);
                 progress(&level_line(&format!("cluster {role} {name}"), &level));
-                confirm_leader(layout, &format!("{role} {name} c={concurrency}"), report).await;
                 report.kv.push(RoleLevel {
                     role,
                     node: layout.node(role).to_string(),
-                    operation: name,
+                    operation: name.clone(),
                     level,
                 });
+                let phase = format!("{role} {name} c={concurrency}");
+                watch_leadership(layout, &phase, &mut term, spec, check, report).await?;
             }
         }
     }
@@ -221,23 +222,66 @@ fn operation_name(operation: &Operation) -> String {
     }
 }
 
-/// Notes it when the leader found at the start no longer leads after `phase`.
-async fn confirm_leader(layout: &Layout<'_>, phase: &str, report: &mut ClusterReport) {
-    let leader = layout.index(Role::Leader);
-    let status = servers::status_of(&layout.members[leader].target).await;
-    let note = match status {
-        Ok(status) if status.claims_leadership => return,
-        Ok(status) => format!(
-            "after {phase}: {} no longer leads (status/leader names {:?})",
-            layout.node(Role::Leader),
-            status.leader
-        ),
-        Err(error) => format!(
-            "after {phase}: cannot ask {} who leads: {error}",
+/// After a level: notes an election (the leader's Raft term moved on) and, when leadership
+/// went elsewhere, waits for the cluster to settle and carries on with the new roles.
+async fn watch_leadership(
+    layout: &mut Layout<'_>,
+    phase: &str,
+    term: &mut Option<u64>,
+    spec: &ClusterSpec,
+    check: &dyn Fn() -> Result<()>,
+    report: &mut ClusterReport,
+) -> Result<()> {
+    let leader = layout.node(Role::Leader).to_string();
+    let status = servers::status_of(layout.target(Role::Leader)).await;
+    let still_leads = matches!(&status, Ok(s) if s.claims_leadership);
+    let now = status.as_ref().ok().and_then(|s| s.term);
+    if let (Some(before), Some(after)) = (*term, now) {
+        if after != before {
+            report.notes.push(format!(
+                "during {phase}: election(s) — Raft term {before} → {after}; {leader} {}",
+                if still_leads {
+                    "leads again"
+                } else {
+                    "lost leadership"
+                }
+            ));
+        }
+    }
+    *term = now;
+    if still_leads {
+        return Ok(());
+    }
+    if let Err(error) = &status {
+        report.notes.push(format!(
+            "after {phase}: cannot ask {leader} who leads: {error}"
+        ));
+    }
+    refresh_roles(layout, phase, spec, check, report).await?;
+    *term = layout.statuses[layout.index(Role::Leader)].term;
+    Ok(())
+}
+
+/// Waits for the cluster to settle again and adopts its roles, noting a change of leader.
+async fn refresh_roles(
+    layout: &mut Layout<'_>,
+    phase: &str,
+    spec: &ClusterSpec,
+    check: &dyn Fn() -> Result<()>,
+    report: &mut ClusterReport,
+) -> Result<()> {
+    let before = layout.node(Role::Leader).to_string();
+    let targets: Vec<Target> = layout.members.iter().map(|m| m.target.clone()).collect();
+    let (statuses, roles) = servers::wait_for_roles(&targets, spec.settle_timeout, check).await?;
+    layout.statuses = statuses;
+    layout.roles = roles;
+    if layout.node(Role::Leader) != before {
+        report.notes.push(format!(
+            "after {phase}: leadership moved from {before} to {}; later phases use the new roles",
             layout.node(Role::Leader)
-        ),
-    };
-    report.notes.push(note);
+        ));
+    }
+    Ok(())
 }
 
 /// Blocking-query fan-out through the follower, once per watch mode.
@@ -248,6 +292,7 @@ async fn run_fanout(
     progress: &mut dyn FnMut(&str),
 ) -> Result<()> {
     let follower = &layout.members[layout.index(Role::Follower)];
+    report.fanout_node = layout.node(Role::Follower).to_string();
     for &mode in &spec.watch_modes {
         let watch_spec = WatchSpec {
             mode,

@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 use tokio::task::JoinSet;
@@ -64,6 +64,8 @@ pub struct Victim {
 pub struct FailoverReport {
     pub killed_node: String,
     pub killed_pid: u32,
+    /// Wall-clock time of the kill (UTC `HH:MM:SS.mmm`), to line up with the servers' logs.
+    pub killed_at_utc: String,
     pub old_leader: String,
     /// The follower the writes were streamed to first.
     pub streamed_to: String,
@@ -128,6 +130,7 @@ pub async fn run_failover(
 
     victim.process.kill()?;
     let killed = Instant::now();
+    let killed_at_utc = utc_time_of_day(SystemTime::now());
     let _first_and_only = shared.killed_at.set(killed);
     let mut pollers = JoinSet::new();
     for connection in poller_connections {
@@ -146,6 +149,7 @@ pub async fn run_failover(
     let mut report = analyse(&attempts, killed, survivors);
     report.killed_node = victim.node.clone();
     report.killed_pid = victim.process.pid();
+    report.killed_at_utc = killed_at_utc;
     report.old_leader = victim.rpc_address.clone();
     report.write_timeout_ms = millis(spec.request_timeout);
     report.timed_out = timed_out;
@@ -288,6 +292,7 @@ fn analyse(attempts: &[Attempt], killed: Instant, survivors: &[Survivor]) -> Fai
     FailoverReport {
         killed_node: String::new(),
         killed_pid: 0,
+        killed_at_utc: String::new(),
         old_leader: String::new(),
         streamed_to: node(0),
         write_timeout_ms: 0.0,
@@ -382,6 +387,19 @@ fn parse_sequence_numbers(keys: &serde_json::Value) -> BTreeSet<u64> {
         .collect()
 }
 
+/// `HH:MM:SS.mmm` (UTC) of `at`, as the servers' log timestamps show it.
+fn utc_time_of_day(at: SystemTime) -> String {
+    let since_epoch = at.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let seconds = since_epoch.as_secs() % 86_400;
+    format!(
+        "{:02}:{:02}:{:02}.{:03}Z",
+        seconds / 3600,
+        seconds / 60 % 60,
+        seconds % 60,
+        since_epoch.subsec_millis()
+    )
+}
+
 fn millis(duration: Duration) -> f64 {
     duration.as_secs_f64() * 1000.0
 }
@@ -438,6 +456,12 @@ mod tests {
             .starts_with("failed 25.0 ms"));
         assert_eq!(report.errors.values().sum::<u64>(), 2);
         assert_eq!(report.acknowledged, 3);
+    }
+
+    #[test]
+    fn formats_time_of_day() {
+        let at = UNIX_EPOCH + Duration::from_millis(86_400_000 * 3 + 3_723_045);
+        assert_eq!(utc_time_of_day(at), "01:02:03.045Z");
     }
 
     #[test]

@@ -324,8 +324,9 @@ fn write_failover(f: &FailoverReport, out: &mut String) {
     );
     let _ = writeln!(
         out,
-        "\n{} writes acknowledged before the kill (the last {} ms before it); \
+        "\nKilled at {}. {} writes acknowledged before the kill (the last {} ms before it); \
          first post-kill acknowledgement from {}.",
+        f.killed_at_utc,
         f.writes_before_kill,
         optional_ms(f.last_ack_before_kill_ms),
         f.first_ack_server.as_deref().unwrap_or("nobody")

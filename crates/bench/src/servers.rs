@@ -29,6 +29,8 @@ pub struct ServerStatus {
     pub claims_leadership: bool,
     /// The answer of `/v1/status/leader` (empty while there is none).
     pub leader: String,
+    /// `Stats.raft.term`: the Raft term this server is in, when reported.
+    pub term: Option<u64>,
 }
 
 /// The Raft configuration as the leader reports it, counted.
@@ -172,6 +174,9 @@ pub fn parse_agent_self(agent: &Value, leader: String) -> ServerStatus {
         rpc_address: rpc_address(agent),
         claims_leadership: agent["Stats"]["consul"]["leader"].as_str() == Some("true"),
         leader,
+        term: agent["Stats"]["raft"]["term"]
+            .as_str()
+            .and_then(|t| t.parse().ok()),
     }
 }
 
@@ -214,6 +219,7 @@ mod tests {
             rpc_address: Some(format!("127.0.0.1:{port}")),
             claims_leadership: leads,
             leader: named.to_string(),
+            term: None,
         }
     }
 
@@ -221,9 +227,10 @@ mod tests {
     fn reads_senate_and_consul_agent_self() {
         let senate = json!({
             "Member": {"Name": "s2", "Addr": "127.0.0.1", "Tags": {"port": "18302"}},
-            "Stats": {"consul": {"leader": "false"}},
+            "Stats": {"consul": {"leader": "false"}, "raft": {"term": "5"}},
         });
         let parsed = parse_agent_self(&senate, "127.0.0.1:18303".to_string());
+        assert_eq!(parsed.term, Some(5));
         assert_eq!(parsed.node, "s2");
         assert_eq!(parsed.rpc_address.as_deref(), Some("127.0.0.1:18302"));
         assert!(!parsed.claims_leadership);

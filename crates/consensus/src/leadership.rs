@@ -65,20 +65,24 @@ impl Leadership {
         let raft = raft.clone();
         tokio::spawn(async move {
             let mut ticker = tokio::time::interval(refresh);
+            let mut heard_from_leader = None;
             loop {
-                let current = metrics.borrow_and_update().clone();
-                let heard_from_leader = raft
-                    .with_raft_state(|state| state.vote_last_modified())
-                    .await
-                    .ok()
-                    .flatten()
-                    .map(|at| at.into_std());
-                let previous = view.load_full();
-                view.store(Arc::new(next_view(&current, &previous, heard_from_leader)));
+                // Asking RaftCore for its state makes it report metrics again, so it is asked
+                // only on the timer: asking on every metrics change would loop without rest.
                 tokio::select! {
                     changed = metrics.changed() => if changed.is_err() { return },
-                    _ = ticker.tick() => {}
+                    _ = ticker.tick() => {
+                        heard_from_leader = raft
+                            .with_raft_state(|state| state.vote_last_modified())
+                            .await
+                            .ok()
+                            .flatten()
+                            .map(|at| at.into_std());
+                    }
                 }
+                let current = metrics.borrow_and_update().clone();
+                let previous = view.load_full();
+                view.store(Arc::new(next_view(&current, &previous, heard_from_leader)));
             }
         });
         leadership
