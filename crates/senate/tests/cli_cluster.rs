@@ -8,191 +8,15 @@
 //! NNN (reason)`. Answers a lone server never gives (a lost check-and-set, a successful leadership
 //! transfer) come from a [`FakeAgent`] that also records exactly what each command sent.
 
-use std::fs;
+mod cli_support;
+
+use cli_support::*;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::process::Output;
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
-
-const SENATE: &str = env!("CARGO_BIN_EXE_senate");
-const ADDRESS_VARS: [&str; 4] = [
-    "CONSUL_HTTP_ADDR",
-    "SENATE_HTTP_ADDR",
-    "CONSUL_HTTP_TOKEN",
-    "CONSUL_HTTP_TOKEN_FILE",
-];
-
-/// `senate` with the given arguments and no address or token from the caller's environment.
-fn senate(args: &[&str]) -> Command {
-    let mut command = Command::new(SENATE);
-    command.args(args);
-    for var in ADDRESS_VARS {
-        command.env_remove(var);
-    }
-    command.env_remove("RUST_LOG");
-    command
-}
-
-fn run(args: &[&str]) -> Output {
-    senate(args).stdin(Stdio::null()).output().unwrap()
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-/// A scratch directory, removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(label: &str) -> Self {
-        static NEXT: AtomicU32 = AtomicU32::new(0);
-        let unique = NEXT.fetch_add(1, Ordering::Relaxed);
-        let path = std::env::temp_dir().join(format!(
-            "senate-cli-cluster-{label}-{}-{unique}",
-            std::process::id()
-        ));
-        let _ = fs::remove_dir_all(&path);
-        fs::create_dir_all(&path).unwrap();
-        TempDir(path)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
-
-/// A loopback port nothing listens on (once the probe listener is dropped).
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A `senate agent -dev` on free ports, logging to files; killed when dropped.
-struct Agent {
-    child: Child,
-    http_port: u16,
-    serf_lan_port: u16,
-    dir: TempDir,
-}
-
-impl Agent {
-    fn start(node: &str) -> Agent {
-        let dir = TempDir::new("agent");
-        let (http_port, serf_lan_port) = (free_port(), free_port());
-        let ports = [
-            ("-http-port", http_port.to_string()),
-            ("-server-port", free_port().to_string()),
-            ("-serf-lan-port", serf_lan_port.to_string()),
-            ("-serf-wan-port", free_port().to_string()),
-            ("-dns-port", "-1".to_string()),
-            ("-grpc-port", "-1".to_string()),
-        ];
-        let mut args = vec!["agent".to_string(), "-dev".to_string()];
-        args.extend(ports.iter().map(|(flag, value)| format!("{flag}={value}")));
-        args.extend(["-node".to_string(), node.to_string()]);
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let child = senate(&args)
-            .stdin(Stdio::null())
-            .stdout(fs::File::create(dir.0.join("agent.log")).unwrap())
-            .stderr(fs::File::create(dir.0.join("agent.err")).unwrap())
-            .spawn()
-            .unwrap();
-        let mut agent = Agent {
-            child,
-            http_port,
-            serf_lan_port,
-            dir,
-        };
-        agent.wait_for_leader();
-        agent
-    }
-
-    fn address(&self) -> String {
-        format!("127.0.0.1:{}", self.http_port)
-    }
-
-    /// This agent's LAN gossip address, for `join`.
-    fn serf_address(&self) -> String {
-        format!("127.0.0.1:{}", self.serf_lan_port)
-    }
-
-    fn output(&self) -> String {
-        let log = fs::read_to_string(self.dir.0.join("agent.log")).unwrap_or_default();
-        let err = fs::read_to_string(self.dir.0.join("agent.err")).unwrap_or_default();
-        format!("{log}\n--- stderr ---\n{err}")
-    }
-
-    /// Polls `/v1/status/leader` until it names a leader; fails if the agent exits first.
-    fn wait_for_leader(&mut self) {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while Instant::now() < deadline {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                panic!("agent exited with {status}:\n{}", self.output());
-            }
-            if let Some(body) = http_get(self.http_port, "/v1/status/leader") {
-                if !matches!(body.trim(), "" | "\"\"") {
-                    return;
-                }
-            }
-            thread::sleep(Duration::from_millis(100));
-        }
-        panic!("agent elected no leader in time:\n{}", self.output());
-    }
-
-    /// Runs a client command against this agent via `CONSUL_HTTP_ADDR`.
-    fn cli(&self, args: &[&str]) -> Output {
-        senate(args)
-            .env("CONSUL_HTTP_ADDR", self.address())
-            .stdin(Stdio::null())
-            .output()
-            .unwrap()
-    }
-
-    /// Runs a client command that must succeed, returning its stdout.
-    fn ok(&self, args: &[&str]) -> String {
-        let output = self.cli(args);
-        assert!(
-            output.status.success(),
-            "{args:?} failed: {}{}",
-            stdout(&output),
-            stderr(&output)
-        );
-        stdout(&output)
-    }
-}
-
-impl Drop for Agent {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// The body of a plain HTTP/1.1 GET, or `None` if the agent is not answering (with 200) yet.
-fn http_get(port: u16, path: &str) -> Option<String> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    let request = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).ok()?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).ok()?;
-    let (head, body) = response.split_once("\r\n\r\n")?;
-    head.starts_with("HTTP/1.1 200").then(|| body.to_string())
-}
 
 /// How a [`FakeAgent`] answers a request, given its method and target (path and query).
 type Answer = fn(&str, &str) -> (u16, &'static str);
@@ -513,7 +337,7 @@ fn an_unreachable_agent_is_reported_per_command() {
 
 #[test]
 fn cluster_commands_against_a_dev_agent() {
-    let agent = Agent::start("cluster-cli-node");
+    let agent = Agent::start(&["-node", "cluster-cli-node"]);
 
     // join: nothing listens on the target port, so every address fails.
     let closed = format!("127.0.0.1:{}", free_port());
@@ -750,8 +574,8 @@ fn check_autopilot(agent: &Agent, server_id: &str) {
 
 #[test]
 fn join_brings_two_agents_into_one_member_list() {
-    let first = Agent::start("join-first-node");
-    let second = Agent::start("join-second-node");
+    let first = Agent::start(&["-node", "join-first-node"]);
+    let second = Agent::start(&["-node", "join-second-node"]);
     assert_eq!(
         second.ok(&["join", &first.serf_address()]),
         "Successfully joined cluster by contacting 1 nodes.\n"
@@ -777,7 +601,7 @@ fn join_brings_two_agents_into_one_member_list() {
 
 #[test]
 fn leave_shuts_the_agent_down_gracefully() {
-    let mut agent = Agent::start("leaving-cli-node");
+    let mut agent = Agent::start(&["-node", "leaving-cli-node"]);
     assert_eq!(agent.ok(&["leave"]), "Graceful leave complete\n");
     let deadline = Instant::now() + Duration::from_secs(30);
     while agent.child.try_wait().unwrap().is_none() {
