@@ -170,30 +170,34 @@ fn serf_status(server: &ServerHealth) -> String {
     server.gossip.unwrap_or(MemberStatus::None).to_string()
 }
 
-/// What autopilot knows of each server, from the leader: last contact, log position, health.
-struct ServerFacts {
-    health: ServerHealth,
-    last_contact: String,
-    last_term: u64,
+/// Autopilot's view of one server, with the fields `/health` and `/state` share: its log
+/// position and contact as the leader sees it, and its health.
+fn server_fields(server: &ServerHealth, term: u64) -> Map<String, Value> {
+    let raft = &server.raft;
+    let contact_known = server.healthy || raft.leader;
+    let fields = json!({
+        "ID": raft.node.id,
+        "Name": raft.node.name,
+        "Address": raft.node.address,
+        "Version": CONSUL_API_VERSION,
+        "LastContact": if contact_known { "0s" } else { "-1ns" },
+        "LastTerm": term,
+        "LastIndex": raft.last_index.unwrap_or(0),
+        "Healthy": server.healthy,
+        "StableSince": stable_since(server),
+    });
+    match fields {
+        Value::Object(fields) => fields,
+        _ => Map::new(),
+    }
 }
 
-fn server_facts(context: &Context) -> Vec<ServerFacts> {
-    let view = context.cluster.leadership();
-    server_health(&context.cluster)
-        .into_iter()
-        .map(|health| {
-            let contact_known = health.healthy || health.raft.leader;
-            ServerFacts {
-                last_contact: if contact_known {
-                    "0s".into()
-                } else {
-                    "-1ns".into()
-                },
-                last_term: view.term,
-                health,
-            }
-        })
-        .collect()
+/// Every server's health, and the term, read once for one answer.
+fn health_and_term(context: &Context) -> (Vec<ServerHealth>, u64) {
+    (
+        server_health(&context.cluster),
+        context.cluster.leadership().term,
+    )
 }
 
 async fn autopilot_health(
@@ -203,29 +207,18 @@ async fn autopilot_health(
     let params = Params::parse(uri.query());
     let options = QueryOptions::parse(&params, &context)?;
     ensure_readable(&context, &options).await?;
-    let facts = server_facts(&context);
-    let servers: Vec<Value> = facts
+    let (health, term) = health_and_term(&context);
+    let servers: Vec<Value> = health
         .iter()
-        .map(|fact| {
-            let raft = &fact.health.raft;
-            json!({
-                "ID": raft.node.id,
-                "Name": raft.node.name,
-                "Address": raft.node.address,
-                "SerfStatus": serf_status(&fact.health),
-                "Version": CONSUL_API_VERSION,
-                "Leader": raft.leader,
-                "LastContact": fact.last_contact,
-                "LastTerm": fact.last_term,
-                "LastIndex": raft.last_index.unwrap_or(0),
-                "Healthy": fact.health.healthy,
-                "Voter": raft.voter,
-                "StableSince": stable_since(&fact.health),
-            })
+        .map(|server| {
+            let mut fields = server_fields(server, term);
+            fields.insert("SerfStatus".into(), serf_status(server).into());
+            fields.insert("Leader".into(), server.raft.leader.into());
+            fields.insert("Voter".into(), server.raft.voter.into());
+            Value::Object(fields)
         })
         .collect();
-    let healthy = facts.iter().all(|f| f.health.healthy);
-    let health: Vec<ServerHealth> = facts.into_iter().map(|f| f.health).collect();
+    let healthy = health.iter().all(|s| s.healthy);
     let body = json!({
         "Healthy": healthy,
         "FailureTolerance": failure_tolerance(&health),
@@ -248,45 +241,32 @@ async fn autopilot_state(
     let params = Params::parse(uri.query());
     let options = QueryOptions::parse(&params, &context)?;
     ensure_readable(&context, &options).await?;
-    let facts = server_facts(&context);
+    let (health, term) = health_and_term(&context);
     let mut servers = Map::new();
-    for fact in &facts {
-        let raft = &fact.health.raft;
+    for server in &health {
+        let raft = &server.raft;
         let status = match (raft.leader, raft.voter) {
             (true, _) => "leader",
             (false, true) => "voter",
             (false, false) => "non-voter",
         };
-        servers.insert(
-            raft.node.id.clone(),
-            json!({
-                "ID": raft.node.id,
-                "Name": raft.node.name,
-                "Address": raft.node.address,
-                "NodeStatus": serf_status(&fact.health),
-                "Version": CONSUL_API_VERSION,
-                "LastContact": fact.last_contact,
-                "LastTerm": fact.last_term,
-                "LastIndex": raft.last_index.unwrap_or(0),
-                "Healthy": fact.health.healthy,
-                "StableSince": stable_since(&fact.health),
-                "ReadReplica": false,
-                "Status": status,
-                "Meta": {},
-                "NodeType": "voter",
-            }),
-        );
+        let mut fields = server_fields(server, term);
+        fields.insert("NodeStatus".into(), serf_status(server).into());
+        fields.insert("ReadReplica".into(), false.into());
+        fields.insert("Status".into(), status.into());
+        fields.insert("Meta".into(), json!({}));
+        fields.insert("NodeType".into(), "voter".into());
+        servers.insert(raft.node.id.clone(), Value::Object(fields));
     }
-    let health: Vec<ServerHealth> = facts.iter().map(|f| f.health.clone()).collect();
-    let voters: Vec<&str> = facts
+    let voters: Vec<&str> = health
         .iter()
-        .filter(|f| f.health.raft.voter)
-        .map(|f| f.health.raft.node.id.as_str())
+        .filter(|s| s.raft.voter)
+        .map(|s| s.raft.node.id.as_str())
         .collect();
-    let leader = facts
+    let leader = health
         .iter()
-        .find(|f| f.health.raft.leader)
-        .map(|f| f.health.raft.node.id.clone())
+        .find(|s| s.raft.leader)
+        .map(|s| s.raft.node.id.clone())
         .unwrap_or_default();
     let healthy_voters = health.iter().filter(|s| s.raft.voter && s.healthy).count();
     let body = json!({

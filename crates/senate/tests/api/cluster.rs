@@ -179,6 +179,28 @@ fn three_servers_form_one_cluster_and_followers_forward_writes() {
     let leaders: Vec<&Value> = servers.iter().filter(|s| s["Leader"] == true).collect();
     assert_eq!(leaders.len(), 1);
     assert_eq!(leaders[0]["Address"], cluster.servers[leader].rpc_address());
+    let health = wait_for(
+        FORM_DEADLINE,
+        "autopilot to call the cluster healthy",
+        || {
+            let response = through_follower.get("/v1/operator/autopilot/health");
+            (response.status == 200).then(|| response.json())
+        },
+    );
+    assert_eq!(health["Healthy"], true, "{health}");
+    assert_eq!(health["FailureTolerance"], 1, "{health}");
+    assert_eq!(
+        health["Servers"].as_array().map(Vec::len),
+        Some(3),
+        "{health}"
+    );
+    let state = through_follower
+        .get("/v1/operator/autopilot/state")
+        .expect(200)
+        .json();
+    assert_eq!(state["Voters"].as_array().map(Vec::len), Some(3), "{state}");
+    let leader_id = state["Leader"].as_str().expect("a leader ID");
+    assert_eq!(state["Servers"][leader_id]["Status"], "leader", "{state}");
     for server in &servers {
         assert_eq!(server["ProtocolVersion"], "3");
         assert!(
