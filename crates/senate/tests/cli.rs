@@ -79,6 +79,14 @@ fn bad_flag_values_stop_the_agent() {
             &["agent", "-dev", "-datacenter", "bad dc"][..],
             "datacenter",
         ),
+        (
+            &[
+                "agent",
+                "-dev",
+                "-encrypt=pUqJrVyVRj5jsiYEkM/tFQYfWyJIv4s3XkvDwy7Cu5s=",
+            ][..],
+            "encrypt: gossip encryption is not supported",
+        ),
     ] {
         let output = run(args);
         assert_eq!(output.status.code(), Some(1), "{args:?}");

@@ -137,7 +137,7 @@ impl Builder {
             retry_interval: self.settings.value("retry_interval")?,
             retry_max: self.settings.number("retry_max")?,
             ui: self.settings.value("ui_config.enabled")?,
-            encrypt: self.encrypt(),
+            encrypt: self.encrypt()?,
             node_meta: self.settings.get("node_meta").unwrap_or_default(),
             warnings: Vec::new(),
         };
@@ -334,19 +334,19 @@ impl Builder {
         })
     }
 
-    /// The gossip key is accepted for compatibility; Senate has no gossip layer to encrypt.
-    fn encrypt(&mut self) -> Option<String> {
+    /// Gossip encryption is not implemented yet: a key would leave gossip unencrypted while the
+    /// operator believes otherwise, so it stops start-up instead.
+    fn encrypt(&mut self) -> Result<Option<String>, ConfigError> {
         let key = self
             .settings
             .get::<String>("encrypt")
             .filter(|key| !key.is_empty());
-        if key.is_some() {
-            self.warnings.push(
-                "encrypt: gossip encryption is not implemented by Senate; the key is ignored"
-                    .to_string(),
-            );
+        match key {
+            Some(_) => invalid(
+                "encrypt: gossip encryption is not supported by Senate yet; start without the key",
+            ),
+            None => Ok(None),
         }
-        key
     }
 }
 
