@@ -324,6 +324,13 @@ fn with_the_quorum_lost_writes_and_reads_fail_in_bounded_time() {
     let stale = client.get("/v1/kv/quorum/lost?stale");
     assert_eq!(stale.status, 404, "a stale read is answered locally");
     assert_eq!(stale.header("x-consul-knownleader"), Some("false"));
+    let too_stale = client.get("/v1/kv/quorum/lost?stale&max_stale=1s");
+    assert_eq!(
+        too_stale.status,
+        500,
+        "a server out of contact for longer than max_stale must not answer: {}",
+        too_stale.text()
+    );
 }
 
 #[test]
