@@ -10,7 +10,7 @@ use crate::error::ApiError;
 use crate::query::{Params, DEFAULT_WAIT, MAX_WAIT};
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use axum::http::{Extensions, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Router;
@@ -104,8 +104,8 @@ pub async fn to_leader(
         return next.run(request).await;
     }
     let hold = context.raft().timing().hold_timeout();
-    let mut forwarded = match as_data(request, body_limit(&context)).await {
-        Ok(forwarded) => forwarded,
+    let (mut forwarded, extensions) = match as_data(request, body_limit(&context)).await {
+        Ok(parts) => parts,
         Err(error) => return error.into_response(),
     };
     forwarded.headers.push((
@@ -115,7 +115,13 @@ pub async fn to_leader(
     let timeout = answer_timeout(&params, hold);
     match context.cluster.forward_to_leader(&forwarded, timeout).await {
         Ok(Some(response)) => from_data(response),
-        Ok(None) => next.run(from_request_data(forwarded, false)).await,
+        Ok(None) => {
+            // This server became the leader meanwhile: answer here, keeping what routing put
+            // in the request (its path parameters).
+            let mut request = from_request_data(forwarded, false);
+            *request.extensions_mut() = extensions;
+            next.run(request).await
+        }
         Err(error) => ApiError::from(error).into_response(),
     }
 }
@@ -131,10 +137,15 @@ fn body_limit(context: &Context) -> usize {
         .saturating_add(1)
 }
 
-async fn as_data(request: Request, limit: usize) -> Result<ForwardedRequest, ApiError> {
+/// The request as data, and the extensions routing attached to it (kept in case it is answered
+/// here after all).
+async fn as_data(
+    request: Request,
+    limit: usize,
+) -> Result<(ForwardedRequest, Extensions), ApiError> {
     let (parts, body) = request.into_parts();
     let body = read_limited(body, limit).await?;
-    Ok(ForwardedRequest {
+    let forwarded = ForwardedRequest {
         method: parts.method.to_string(),
         uri: parts
             .uri
@@ -147,7 +158,8 @@ async fn as_data(request: Request, limit: usize) -> Result<ForwardedRequest, Api
             .map(|(name, value)| (name.to_string(), value.as_bytes().to_vec()))
             .collect(),
         body,
-    })
+    };
+    Ok((forwarded, parts.extensions))
 }
 
 fn from_request_data(data: ForwardedRequest, mark_forwarded: bool) -> Request {
