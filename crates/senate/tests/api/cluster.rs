@@ -32,7 +32,7 @@ impl Cluster {
         self.dirs[index].path()
     }
 
-    /// Starts `size` servers expecting `size`, each joining the first one's gossip port, and
+    /// Starts `size` servers expecting `size`, each joining the gossip ports of those before it, and
     /// waits until all agree on a leader with every server a voter.
     pub fn start(size: usize) -> Cluster {
         let mut cluster = Cluster::empty();
@@ -43,20 +43,16 @@ impl Cluster {
         cluster
     }
 
-    /// Starts one more server expecting `expect`, joining the first server.
+    /// Starts one more server expecting `expect`, joining every earlier server (any live one
+    /// lets it in).
     pub fn add_server(&mut self, expect: u32) -> usize {
         self.add_server_with(expect, &[])
     }
 
-    /// Starts one more server expecting `expect`, joining the first, with extra flags.
+    /// Starts one more server expecting `expect`, joining every earlier one, with extra flags.
     pub fn add_server_with(&mut self, expect: u32, extra_args: &[&str]) -> usize {
         let dir = TempDir::new("cluster");
-        let join: Vec<u16> = self
-            .servers
-            .first()
-            .map(|s| s.serf_lan_port())
-            .into_iter()
-            .collect();
+        let join: Vec<u16> = self.servers.iter().map(Server::serf_lan_port).collect();
         let mut args = vec!["-hcl", FAST_RAFT];
         args.extend_from_slice(extra_args);
         let server = Server::member(dir.path(), expect, &join, &args);
