@@ -2,6 +2,8 @@
 //!
 //! - [`server`]: [`ClusterServer`], the seam the API and the local agent call for writes,
 //!   leader-bound requests and membership changes; it answers locally or forwards to the leader.
+//! - [`reads`]: reads as [`senate_query::Query`] values, answered here or on the leader, and
+//!   session renewal (decided on the leader).
 //! - [`wire`]: the messages servers exchange over the RPC port besides Raft's own.
 //! - [`rpc_service`]: answers those messages (and Raft's) on the RPC port.
 //! - [`members`]: what gossip tags say about a member: its role, datacenter, ID and RPC port.
@@ -14,10 +16,12 @@ pub mod autopilot;
 pub mod bootstrap;
 pub mod error;
 pub mod members;
+pub mod reads;
 pub mod rpc_service;
 pub mod serf_health;
 pub mod server;
 pub mod wire;
 
 pub use error::ClusterError;
+pub use reads::{ReadReply, Renewed};
 pub use server::{ClusterServer, LocalHttp};

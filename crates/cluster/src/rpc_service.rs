@@ -2,10 +2,12 @@
 //! requests and proposals are served only while this server leads (otherwise the sender is told
 //! to find the leader); the rest serve bootstrap and leadership transfer.
 
+use crate::error::ClusterError;
 use crate::server::ClusterServer;
 use crate::wire::{
-    self, ForwardedRequest, HoldElections, PeerStatus, Proposal, ProposalReply, CAMPAIGN,
-    FORWARD_HTTP, HOLD_ELECTIONS, NOT_LEADER, PEER_STATUS, PROPOSE,
+    self, ForwardedRead, ForwardedRequest, HoldElections, PeerStatus, Proposal, ProposalReply,
+    SessionRenewal, CAMPAIGN, FORWARD_HTTP, HOLD_ELECTIONS, NOT_LEADER, PEER_STATUS, PROPOSE, READ,
+    RENEW_SESSION,
 };
 use bytes::Bytes;
 use futures::future::BoxFuture;
@@ -39,6 +41,12 @@ async fn answer(server: &ClusterServer, kind: Kind, payload: &[u8]) -> Result<By
     match kind {
         FORWARD_HTTP => serve_http(server, wire::decode(payload)?).await,
         PROPOSE => propose(server, wire::decode(payload)?).await,
+        READ => read(server, wire::decode(payload)?).await,
+        RENEW_SESSION => {
+            let renewal: SessionRenewal = wire::decode(payload)?;
+            ensure_leader(server)?;
+            wire::encode(&server.renew_here(&renewal.id))
+        }
         PEER_STATUS => {
             let initialized = server
                 .raft()
@@ -60,10 +68,16 @@ async fn answer(server: &ClusterServer, kind: Kind, payload: &[u8]) -> Result<By
     }
 }
 
-async fn serve_http(server: &ClusterServer, request: ForwardedRequest) -> Result<Bytes, String> {
-    if !server.is_leader() {
-        return Err(NOT_LEADER.into());
+/// Refuses a leader-only request on a server that is not the leader.
+fn ensure_leader(server: &ClusterServer) -> Result<(), String> {
+    match server.is_leader() {
+        true => Ok(()),
+        false => Err(NOT_LEADER.into()),
     }
+}
+
+async fn serve_http(server: &ClusterServer, request: ForwardedRequest) -> Result<Bytes, String> {
+    ensure_leader(server)?;
     let local = server
         .local_http()
         .ok_or("this server is still starting")?
@@ -72,18 +86,32 @@ async fn serve_http(server: &ClusterServer, request: ForwardedRequest) -> Result
 }
 
 async fn propose(server: &ClusterServer, proposal: Proposal) -> Result<Bytes, String> {
-    if !server.is_leader() {
-        return Err(NOT_LEADER.into());
-    }
+    ensure_leader(server)?;
     let reply: ProposalReply = server
-        .raft()
-        .propose(proposal.command)
+        .commit_here(proposal.command)
         .await
-        .map_err(|error| match error {
-            senate_consensus::ConsensusError::NotLeader { .. } => NOT_LEADER.to_string(),
-            other => other.to_string(),
-        });
+        .map_err(leader_error_text);
     wire::encode(&reply)
+}
+
+async fn read(server: &ClusterServer, forwarded: ForwardedRead) -> Result<Bytes, String> {
+    ensure_leader(server)?;
+    let reply = server
+        .read_here(&forwarded.query, &forwarded.options)
+        .await
+        .map_err(leader_error_text)?;
+    wire::encode(&reply)
+}
+
+/// How a failure on this server reads to the server that forwarded the request: losing
+/// leadership meanwhile reads as [`NOT_LEADER`], so the sender finds the new leader.
+fn leader_error_text(error: ClusterError) -> String {
+    match error {
+        ClusterError::Consensus(senate_consensus::ConsensusError::NotLeader { .. }) => {
+            NOT_LEADER.to_string()
+        }
+        other => other.to_string(),
+    }
 }
 
 /// Keeps this server from starting elections for a while, then lets it again.

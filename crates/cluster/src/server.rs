@@ -10,10 +10,16 @@ use crate::wire::{
     FORWARD_HTTP, HOLD_ELECTIONS, NOT_LEADER, PROPOSE,
 };
 use futures::future::BoxFuture;
+use senate_consensus::leader_duties::SessionTimers;
 use senate_consensus::{ConsensusError, LeaderView, RaftNode, RaftServer, ServerNode};
 use senate_gossip::Gossip;
-use senate_rpc::{RpcClient, RpcError};
+use senate_query::ResponseCache;
+use senate_rpc::{Kind, RpcClient, RpcError};
+use senate_state::command::KvWriteMode;
 use senate_state::{Command, Outcome, Store};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::future::Future;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokio::time::Instant;
@@ -31,6 +37,10 @@ pub struct ClusterServer {
     datacenter: String,
     local_http: OnceLock<Arc<dyn LocalHttp>>,
     stability: StabilityTracker,
+    /// TTL deadlines of sessions, kept while this server leads.
+    pub(crate) session_timers: Arc<SessionTimers>,
+    /// Rendered bodies of large reads, shared by clients asking the same thing.
+    pub(crate) responses: ResponseCache,
 }
 
 /// Where a request that only the leader may answer goes now.
@@ -48,7 +58,14 @@ impl ClusterServer {
             datacenter,
             local_http: OnceLock::new(),
             stability: StabilityTracker::default(),
+            session_timers: Arc::default(),
+            responses: ResponseCache::default(),
         }
+    }
+
+    /// The session TTL timers the leader's duties expire (and a renewal restarts).
+    pub fn session_timers(&self) -> &Arc<SessionTimers> {
+        &self.session_timers
     }
 
     /// Installs what answers forwarded HTTP requests here (once, at start-up).
@@ -107,11 +124,75 @@ impl ClusterServer {
 
     /// Commits `command` and returns its outcome: here when this server leads, else on the leader.
     pub async fn write(&self, command: Command) -> Result<Outcome, ClusterError> {
+        let timeout = self.raft.timing().hold_timeout();
+        let proposal = Proposal { command };
+        self.on_leader(
+            || self.commit_here(proposal.command.clone()),
+            |leader| {
+                let proposal = &proposal;
+                async move {
+                    let reply: ProposalReply = self
+                        .call_leader(&leader, PROPOSE, proposal, timeout)
+                        .await?;
+                    reply.map_err(remote_text)
+                }
+            },
+        )
+        .await
+    }
+
+    /// Commits `command` on this server, the leader. Lock delay is decided here, as Consul
+    /// decides it on the leader: acquiring a key still in its lock delay fails (`false`).
+    pub(crate) async fn commit_here(&self, command: Command) -> Result<Outcome, ClusterError> {
+        if let Command::KvPut {
+            key,
+            mode: KvWriteMode::Acquire(_),
+            ..
+        } = &command
+        {
+            if self.store().lock_delay_remaining(key).is_some() {
+                return Ok(Outcome::Applied(false));
+            }
+        }
+        self.raft.propose(command).await.map_err(Into::into)
+    }
+
+    /// Answers `request` on the leader: `None` when this server is the leader (the caller
+    /// answers it itself), else the leader's response. `timeout` bounds the leader's answer.
+    pub async fn forward_to_leader(
+        &self,
+        request: &ForwardedRequest,
+        timeout: Duration,
+    ) -> Result<Option<ForwardedResponse>, ClusterError> {
+        self.on_leader(
+            || async { Ok(None) },
+            |leader| async move {
+                let response = self
+                    .call_leader(&leader, FORWARD_HTTP, request, timeout)
+                    .await?;
+                Ok(Some(response))
+            },
+        )
+        .await
+    }
+
+    /// Runs `here` when this server leads, else `there` with the leader; waits (up to the hold
+    /// timeout) for a leader to be known, and tries again when the attempt failed because
+    /// leadership moved.
+    pub(crate) async fn on_leader<T, Here, There>(
+        &self,
+        mut here: impl FnMut() -> Here,
+        mut there: impl FnMut(ServerNode) -> There,
+    ) -> Result<T, ClusterError>
+    where
+        Here: Future<Output = Result<T, ClusterError>>,
+        There: Future<Output = Result<T, ClusterError>>,
+    {
         let deadline = self.hold_deadline();
         loop {
             let attempt = match self.route(deadline).await? {
-                Route::Here => self.raft.propose(command.clone()).await.map_err(Into::into),
-                Route::Leader(leader) => self.propose_on(&leader, &command).await,
+                Route::Here => here().await,
+                Route::Leader(leader) => there(leader).await,
             };
             match attempt {
                 Err(error) if is_retryable(&error) && Instant::now() < deadline => {
@@ -122,53 +203,21 @@ impl ClusterServer {
         }
     }
 
-    async fn propose_on(
+    /// Sends `request` to the leader as RPC `kind` and decodes its answer.
+    pub(crate) async fn call_leader<Request: Serialize, Reply: DeserializeOwned>(
         &self,
         leader: &ServerNode,
-        command: &Command,
-    ) -> Result<Outcome, ClusterError> {
-        let payload = wire::encode(&Proposal {
-            command: command.clone(),
-        })
-        .map_err(ClusterError::Remote)?;
-        let timeout = self.raft.timing().hold_timeout();
+        kind: Kind,
+        request: &Request,
+        timeout: Duration,
+    ) -> Result<Reply, ClusterError> {
+        let payload = wire::encode(request).map_err(ClusterError::Remote)?;
         let reply = self
             .rpc
-            .call(&leader.address, PROPOSE, payload, timeout)
+            .call(&leader.address, kind, payload, timeout)
             .await
             .map_err(remote_or_rpc)?;
-        let reply: ProposalReply = wire::decode(&reply).map_err(ClusterError::Remote)?;
-        reply.map_err(remote_text)
-    }
-
-    /// Answers `request` on the leader: `None` when this server is the leader (the caller
-    /// answers it itself), else the leader's response. `timeout` bounds the leader's answer
-    /// (a blocking query's wait plus a margin).
-    pub async fn forward_to_leader(
-        &self,
-        request: &ForwardedRequest,
-        timeout: Duration,
-    ) -> Result<Option<ForwardedResponse>, ClusterError> {
-        let deadline = self.hold_deadline();
-        loop {
-            let leader = match self.route(deadline).await? {
-                Route::Here => return Ok(None),
-                Route::Leader(leader) => leader,
-            };
-            let payload = wire::encode(request).map_err(ClusterError::Remote)?;
-            let attempt = self
-                .rpc
-                .call(&leader.address, FORWARD_HTTP, payload, timeout)
-                .await
-                .map_err(remote_or_rpc);
-            match attempt {
-                Ok(reply) => return wire::decode(&reply).map(Some).map_err(ClusterError::Remote),
-                Err(error) if is_retryable(&error) && Instant::now() < deadline => {
-                    self.wait_for_change().await
-                }
-                Err(error) => return Err(error),
-            }
-        }
+        wire::decode(&reply).map_err(ClusterError::Remote)
     }
 
     /// Waits (until `deadline`) for a leader, and says whether it is this server.
@@ -190,11 +239,11 @@ impl ClusterServer {
         }
     }
 
-    fn hold_deadline(&self) -> Instant {
+    pub(crate) fn hold_deadline(&self) -> Instant {
         Instant::now() + self.raft.timing().hold_timeout()
     }
 
-    async fn wait_for_change(&self) {
+    pub(crate) async fn wait_for_change(&self) {
         tokio::time::sleep(self.raft.timing().heartbeat).await;
     }
 
@@ -344,7 +393,7 @@ fn remote_or_rpc(error: RpcError) -> ClusterError {
     }
 }
 
-fn remote_text(text: String) -> ClusterError {
+pub(crate) fn remote_text(text: String) -> ClusterError {
     match text.as_str() {
         "No cluster leader" => ClusterError::NoLeader,
         _ => ClusterError::Remote(text),

@@ -2,6 +2,7 @@
 //! Every payload is bincode; the RPC frame carries the protocol version.
 
 use bytes::Bytes;
+use senate_query::{Query, QueryOptions};
 use senate_rpc::Kind;
 use senate_state::{Command, Outcome};
 use serde::de::DeserializeOwned;
@@ -18,6 +19,10 @@ pub const PEER_STATUS: Kind = 12;
 pub const CAMPAIGN: Kind = 13;
 /// Asks a server not to start elections for a while (leadership transfer to another).
 pub const HOLD_ELECTIONS: Kind = 14;
+/// A query a server hands to the leader to answer.
+pub const READ: Kind = 15;
+/// A session renewal a server hands to the leader.
+pub const RENEW_SESSION: Kind = 16;
 
 /// The text a server answers a leader-only request with when it is not the leader; the sender
 /// looks for the new leader and tries again.
@@ -49,6 +54,19 @@ pub struct Proposal {
 
 /// What the leader made of a [`Proposal`].
 pub type ProposalReply = Result<Outcome, String>;
+
+/// A query for the leader, with the options it runs under.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ForwardedRead {
+    pub query: Query,
+    pub options: QueryOptions,
+}
+
+/// A session for the leader to renew.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SessionRenewal {
+    pub id: String,
+}
 
 /// A server's answer to [`PEER_STATUS`].
 #[derive(Clone, Debug, Serialize, Deserialize)]

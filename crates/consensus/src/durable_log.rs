@@ -7,7 +7,7 @@
 
 use crate::type_config::TypeConfig;
 use openraft::storage::LogFlushed;
-use redb::{Database, ReadableTable, TableDefinition, TableHandle, WriteTransaction};
+use redb::{Database, Durability, ReadableTable, TableDefinition, TableHandle, WriteTransaction};
 use std::io;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -251,7 +251,16 @@ impl Writer {
 }
 
 fn commit_batch(database: &Database, batch: &[LogWrite]) -> Result<(), redb::Error> {
-    let txn = database.begin_write()?;
+    let mut txn = database.begin_write()?;
+    if batch
+        .iter()
+        .all(|write| matches!(write, LogWrite::SaveCommitted { .. }))
+    {
+        // The commit index may lag on disk (openraft re-derives it), so saving only that is not
+        // worth an fsync that the next append would queue behind; the next durable commit
+        // persists it.
+        txn.set_durability(Durability::None);
+    }
     for write in batch {
         match write {
             LogWrite::Append { entries, .. } => append(&txn, entries)?,

@@ -1,12 +1,10 @@
 //! `/v1/catalog/*`: register and deregister nodes, services and checks; list datacenters, nodes,
 //! services, one service's instances and one node's services. Reads block and filter as Consul's do.
 
-use crate::blocking::{answer_json, query_store, rendered};
 use crate::body::read_json;
 use crate::context::Context;
 use crate::error::ApiError;
-use crate::filters::{has_all_tags, node_meta_filter, NodeMetaFilter};
-use crate::query::{check_datacenter, Params, QueryOptions};
+use crate::query::{answer, check_datacenter, node_meta_filter, tags, Params};
 use crate::reply;
 use axum::body::Body;
 use axum::extract::{Path, State};
@@ -14,13 +12,12 @@ use axum::http::Uri;
 use axum::response::Response;
 use axum::routing::{get, put};
 use axum::Router;
-use senate_state::{Command, Topic};
+use senate_query::Query;
+use senate_state::Command;
 use senate_types::catalog::{
     CheckInput, CheckStatus, DeregisterInput, Deregistration, HealthCheck, Node, RegisterInput,
     Registration, ServiceInput, ServiceInstance,
 };
-use serde::Serialize;
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// The catalog routes.
@@ -187,157 +184,35 @@ async fn datacenters(State(context): State<Arc<Context>>, uri: Uri) -> Result<Re
 
 async fn nodes(State(context): State<Arc<Context>>, uri: Uri) -> Result<Response, ApiError> {
     let params = Params::parse(uri.query());
-    let options = QueryOptions::parse(&params, &context)?;
-    let meta = node_meta_filter(&params)?;
-    answer_json(&context, &options, &[Topic::Nodes], |t, pretty| {
-        let (index, nodes) = t.nodes();
-        let kept: Vec<&Node> = nodes.into_iter().filter(|n| meta.matches(n)).collect();
-        rendered((index, kept), pretty)
-    })
-    .await
+    let node_meta = node_meta_filter(&params)?;
+    answer(&context, &params, Query::CatalogNodes { node_meta }).await
 }
 
 async fn services(State(context): State<Arc<Context>>, uri: Uri) -> Result<Response, ApiError> {
     let params = Params::parse(uri.query());
-    let options = QueryOptions::parse(&params, &context)?;
-    let meta = node_meta_filter(&params)?;
-    answer_json(
-        &context,
-        &options,
-        &[Topic::Services, Topic::Nodes],
-        |t, pretty| {
-            let names = match meta.is_empty() {
-                true => t.service_names(),
-                false => services_on_matching_nodes(t, &meta),
-            };
-            rendered(names, pretty)
-        },
-    )
-    .await
-}
-
-fn services_on_matching_nodes(
-    tables: &senate_state::Tables,
-    meta: &NodeMetaFilter,
-) -> (u64, BTreeMap<String, Vec<String>>) {
-    let (index, all) = tables.service_names();
-    let mut names = BTreeMap::new();
-    for name in all.keys() {
-        let (_, instances) = tables.service_instances(name);
-        let mut tags: Vec<String> = instances
-            .iter()
-            .filter(|(node, _)| meta.matches(node))
-            .flat_map(|(_, service)| service.tags.iter().cloned())
-            .collect();
-        if instances.iter().any(|(node, _)| meta.matches(node)) {
-            tags.sort();
-            tags.dedup();
-            names.insert(name.clone(), tags);
-        }
-    }
-    (index, names)
-}
-
-/// One instance in `/v1/catalog/service/<name>`'s flat shape.
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct CatalogService<'a> {
-    #[serde(rename = "ID")]
-    id: &'a str,
-    node: &'a str,
-    address: &'a str,
-    datacenter: &'a str,
-    tagged_addresses: &'a BTreeMap<String, String>,
-    node_meta: &'a BTreeMap<String, String>,
-    service_kind: &'static str,
-    #[serde(rename = "ServiceID")]
-    service_id: &'a str,
-    service_name: &'a str,
-    service_tags: &'a [String],
-    service_address: &'a str,
-    service_weights: senate_types::catalog::Weights,
-    service_meta: &'a BTreeMap<String, String>,
-    service_port: u16,
-    service_enable_tag_override: bool,
-    create_index: u64,
-    modify_index: u64,
-}
-
-impl<'a> CatalogService<'a> {
-    fn new(node: &'a Node, service: &'a ServiceInstance) -> Self {
-        CatalogService {
-            id: &node.id,
-            node: &node.node,
-            address: &node.address,
-            datacenter: &node.datacenter,
-            tagged_addresses: &node.tagged_addresses,
-            node_meta: &node.meta,
-            service_kind: "",
-            service_id: &service.id,
-            service_name: &service.service,
-            service_tags: &service.tags,
-            service_address: &service.address,
-            service_weights: service.weights,
-            service_meta: &service.meta,
-            service_port: service.port,
-            service_enable_tag_override: service.enable_tag_override,
-            create_index: service.create_index,
-            modify_index: service.modify_index,
-        }
-    }
+    let node_meta = node_meta_filter(&params)?;
+    answer(&context, &params, Query::CatalogServices { node_meta }).await
 }
 
 async fn service(
     State(context): State<Arc<Context>>,
-    Path(name): Path<String>,
+    Path(service): Path<String>,
     uri: Uri,
 ) -> Result<Response, ApiError> {
     let params = Params::parse(uri.query());
-    let options = QueryOptions::parse(&params, &context)?;
-    let meta = node_meta_filter(&params)?;
-    let tags: Vec<String> = params.all("tag").into_iter().map(str::to_string).collect();
-    let topics = [Topic::Service(name.clone())];
-    let body_key = params.body_key(uri.path());
-    let (index, body) = query_store(&context, &options, &topics, |t| {
-        let index = t.service_read_index(&name);
-        let body = context.responses.get_or_render(&body_key, index, || {
-            let (_, instances) = t.service_instances(&name);
-            let view = instances
-                .into_iter()
-                .filter(|(node, service)| meta.matches(node) && has_all_tags(&service.tags, &tags))
-                .map(|(node, service)| CatalogService::new(node, service))
-                .collect::<Vec<_>>();
-            reply::json_bytes(&view, options.pretty)
-        });
-        (index, body)
-    })
-    .await?;
-    Ok(reply::read_serialized(&context, &options, index, body))
-}
-
-/// `/v1/catalog/node/<node>`'s answer.
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct NodeServices<'a> {
-    node: &'a Node,
-    services: BTreeMap<&'a str, &'a ServiceInstance>,
+    let query = Query::CatalogService {
+        service,
+        tags: tags(&params),
+        node_meta: node_meta_filter(&params)?,
+    };
+    answer(&context, &params, query).await
 }
 
 async fn node(
     State(context): State<Arc<Context>>,
-    Path(name): Path<String>,
+    Path(node): Path<String>,
     uri: Uri,
 ) -> Result<Response, ApiError> {
     let params = Params::parse(uri.query());
-    let options = QueryOptions::parse(&params, &context)?;
-    let topics = [Topic::Node(name.clone())];
-    answer_json(&context, &options, &topics, |t, pretty| {
-        let (index, found) = t.node_services(&name);
-        let view = found.map(|(node, services)| NodeServices {
-            node,
-            services: services.into_iter().map(|s| (s.id.as_str(), s)).collect(),
-        });
-        rendered((index, view), pretty)
-    })
-    .await
+    answer(&context, &params, Query::CatalogNode { node }).await
 }

@@ -1,12 +1,10 @@
 //! What every handler shares: the cluster seam (Raft, forwarding, gossip), the state store,
 //! the agent's configuration and local state.
 
-use crate::response_cache::ResponseCache;
 use senate_agent::config::AgentConfig;
 use senate_agent::events::EventBuffer;
 use senate_agent::local_agent::LocalAgent;
 use senate_cluster::ClusterServer;
-use senate_consensus::leader_duties::SessionTimers;
 use senate_consensus::RaftNode;
 use senate_state::Store;
 use std::sync::Arc;
@@ -16,10 +14,7 @@ pub struct Context {
     pub config: Arc<AgentConfig>,
     pub cluster: Arc<ClusterServer>,
     pub events: EventBuffer,
-    pub session_timers: Arc<SessionTimers>,
     pub agent: Arc<LocalAgent>,
-    /// Rendered bodies of large reads, shared by clients asking the same thing at the same index.
-    pub responses: ResponseCache,
     /// Reads the configuration files again (for `/v1/agent/reload`).
     pub reload_config: ConfigLoader,
     /// Notified when the agent should shut down (after `/v1/agent/leave`).

@@ -1,11 +1,10 @@
 //! `/v1/event/fire/<name>` and `/v1/event/list`: fire a user event, and list (blocking) the
 //! events this agent has seen.
 
-use crate::blocking::block_until_changed;
 use crate::body::read_limited;
 use crate::context::Context;
 use crate::error::ApiError;
-use crate::query::{check_datacenter, Params, QueryOptions};
+use crate::query::{check_datacenter, read_options, Params};
 use crate::reply;
 use axum::body::Body;
 use axum::extract::{Path, State};
@@ -14,6 +13,7 @@ use axum::response::Response;
 use axum::routing::{get, put};
 use axum::Router;
 use senate_agent::events::{EventRequest, MAX_EVENT_BYTES};
+use senate_query::block_until_changed;
 use std::sync::Arc;
 
 /// The event routes.
@@ -53,7 +53,7 @@ async fn fire(
 
 async fn list(State(context): State<Arc<Context>>, uri: Uri) -> Result<Response, ApiError> {
     let params = Params::parse(uri.query());
-    let options = QueryOptions::parse(&params, &context)?;
+    let options = read_options(&params, &context)?;
     let name = params.get("name").filter(|n| !n.is_empty());
     let signals = [context.events.changed()];
     let (index, events) =

@@ -1,16 +1,17 @@
-//! Requests only the leader may answer — writes, default and `?consistent` reads of replicated
-//! state, the operator endpoints — go to the leader when this server is not it: the request is
-//! sent as data over the server RPC port, the leader runs it through its own router, and its
-//! response (headers included) is relayed unchanged. Blocking queries block on the leader.
-//! `/v1/agent/*`, `/v1/status/*`, `/v1/event/*` and `?stale` reads are always answered here.
+//! The operator endpoints (Raft configuration and peers, leadership transfer, autopilot) act on
+//! the leader's own view of the cluster, so a follower hands such a request to the leader as
+//! data over the server RPC port; the leader runs it through its own router, and its response
+//! (headers included) is relayed unchanged. A `?stale` read of them is answered here. Reads and
+//! writes of the replicated state do not come here: they travel as typed queries and commands
+//! (`senate_cluster::reads`, `ClusterServer::write`).
 
 use crate::body::{read_limited, MAX_JSON_BODY};
 use crate::context::Context;
 use crate::error::ApiError;
-use crate::query::{Params, DEFAULT_WAIT, MAX_WAIT};
+use crate::query::Params;
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{Extensions, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use axum::http::{Extensions, HeaderName, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Router;
@@ -26,39 +27,14 @@ use tower::ServiceExt;
 
 /// Marks a request a follower forwarded, so the leader answers it itself.
 const FORWARDED: HeaderName = HeaderName::from_static("x-senate-forwarded");
-/// Names the agent that received a forwarded request: what "this agent" means in defaults
-/// such as a new session's node.
-const AGENT_NODE: HeaderName = HeaderName::from_static("x-senate-agent-node");
 
-/// The node of the agent the client talked to: the forwarding agent's for a forwarded
-/// request, else this one's.
-pub fn agent_node<'a>(headers: &'a HeaderMap, context: &'a Context) -> &'a str {
-    let forwarded = headers.contains_key(&FORWARDED);
-    match headers.get(&AGENT_NODE).and_then(|v| v.to_str().ok()) {
-        Some(node) if forwarded => node,
-        _ => &context.config.node_name,
-    }
-}
-
-/// Path prefixes whose requests are always answered by the server that received them.
-const ANSWERED_LOCALLY: [&str; 3] = ["/v1/agent/", "/v1/status/", "/v1/event/"];
-/// Path prefixes of replicated state, which the leader answers unless `?stale`.
-const LEADER_STATE: [&str; 6] = [
-    "/v1/kv",
-    "/v1/catalog/",
-    "/v1/health/",
-    "/v1/session/",
-    "/v1/operator/",
-    "/v1/txn",
-];
+/// The path prefix of the endpoints only the leader answers (unless `?stale`).
+const LEADER_ONLY: &str = "/v1/operator/";
 
 /// Whether a request must be answered by the leader. A `?stale` read is answered here unless
 /// `max_stale` is given and this server last heard from the leader longer ago than that.
 fn needs_leader(method: &Method, path: &str, params: &Params, since_contact: Duration) -> bool {
-    if ANSWERED_LOCALLY.iter().any(|p| path.starts_with(p)) {
-        return false;
-    }
-    if !LEADER_STATE.iter().any(|p| path.starts_with(p)) {
+    if !path.starts_with(LEADER_ONLY) {
         return false;
     }
     let read = method == Method::GET || method == Method::HEAD;
@@ -69,19 +45,6 @@ fn needs_leader(method: &Method, path: &str, params: &Params, since_contact: Dur
         .get("max_stale")
         .and_then(|text| duration::parse(text).ok())
         .is_some_and(|max_stale| since_contact > max_stale)
-}
-
-/// How long the leader may take: a blocking query's wait plus its jitter, else the hold timeout.
-fn answer_timeout(params: &Params, hold: Duration) -> Duration {
-    if !params.has("index") {
-        return hold * 2;
-    }
-    let wait = params
-        .get("wait")
-        .and_then(|text| duration::parse(text).ok())
-        .unwrap_or(DEFAULT_WAIT)
-        .min(MAX_WAIT);
-    wait + wait / 16 + hold
 }
 
 /// The middleware: forwards leader-only requests from a follower, answers the rest here.
@@ -103,16 +66,11 @@ pub async fn to_leader(
     ) {
         return next.run(request).await;
     }
-    let hold = context.raft().timing().hold_timeout();
-    let (mut forwarded, extensions) = match as_data(request, body_limit(&context)).await {
+    let timeout = context.raft().timing().hold_timeout() * 2;
+    let (forwarded, extensions) = match as_data(request, body_limit(&context)).await {
         Ok(parts) => parts,
         Err(error) => return error.into_response(),
     };
-    forwarded.headers.push((
-        AGENT_NODE.to_string(),
-        context.config.node_name.clone().into_bytes(),
-    ));
-    let timeout = answer_timeout(&params, hold);
     match context.cluster.forward_to_leader(&forwarded, timeout).await {
         Ok(Some(response)) => from_data(response),
         Ok(None) => {
@@ -271,35 +229,29 @@ mod tests {
 
     #[test]
     fn a_stale_read_too_far_behind_max_stale_goes_to_the_leader() {
-        let uri = "/v1/kv/a?stale&max_stale=5s";
+        let uri = "/v1/operator/raft/configuration?stale&max_stale=5s";
         assert!(!route_after(Method::GET, uri, Duration::from_secs(1)));
         assert!(route_after(Method::GET, uri, Duration::from_secs(6)));
     }
 
     #[test]
-    fn replicated_state_goes_to_the_leader_unless_stale() {
-        assert!(route(Method::GET, "/v1/kv/a"));
-        assert!(route(Method::PUT, "/v1/kv/a"));
-        assert!(route(Method::GET, "/v1/health/service/web?consistent"));
-        assert!(!route(Method::GET, "/v1/kv/a?stale"));
-        assert!(route(Method::PUT, "/v1/kv/a?stale"));
+    fn operator_requests_go_to_the_leader_unless_stale_reads() {
         assert!(route(Method::GET, "/v1/operator/raft/configuration"));
+        assert!(route(Method::DELETE, "/v1/operator/raft/peer?id=x"));
+        assert!(route(
+            Method::PUT,
+            "/v1/operator/autopilot/configuration?stale"
+        ));
+        assert!(!route(Method::GET, "/v1/operator/autopilot/health?stale"));
     }
 
     #[test]
-    fn agent_status_and_event_requests_stay_here() {
+    fn everything_else_is_answered_here() {
+        assert!(!route(Method::GET, "/v1/kv/a"));
+        assert!(!route(Method::PUT, "/v1/kv/a"));
         assert!(!route(Method::GET, "/v1/agent/self"));
-        assert!(!route(Method::PUT, "/v1/agent/service/register"));
         assert!(!route(Method::GET, "/v1/status/leader"));
         assert!(!route(Method::PUT, "/v1/event/fire/x"));
         assert!(!route(Method::GET, "/v1/nonsense"));
-    }
-
-    #[test]
-    fn blocking_reads_may_take_their_wait_plus_jitter() {
-        let hold = Duration::from_secs(6);
-        let params = Params::parse(Some("index=5&wait=16s"));
-        assert_eq!(answer_timeout(&params, hold), Duration::from_secs(23));
-        assert_eq!(answer_timeout(&Params::parse(None), hold), hold * 2);
     }
 }

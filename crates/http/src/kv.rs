@@ -1,22 +1,20 @@
 //! `/v1/kv/<key>`: read one key or a prefix (`?recurse`, `?keys`, `?separator`, `?raw`), write with
 //! `?flags`, `?cas`, `?acquire`, `?release`, and delete one key, a prefix, or with `?cas`.
 
-use crate::blocking::query_store;
 use crate::body::read_limited;
 use crate::context::Context;
 use crate::error::ApiError;
-use crate::query::{check_datacenter, Params, QueryOptions};
+use crate::query::{check_datacenter, read_options, Params};
 use crate::reply;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, Uri};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
-use bytes::Bytes;
+use senate_query::Query;
 use senate_state::command::{KvDeleteMode, KvWriteMode};
-use senate_state::{Command, Topic};
-use senate_types::kv::KvPairJson;
+use senate_state::Command;
 use std::sync::Arc;
 
 const KV_PATH: &str = "/v1/kv/";
@@ -49,56 +47,25 @@ fn require_key(key: &str) -> Result<(), ApiError> {
 async fn read(State(context): State<Arc<Context>>, uri: Uri) -> Result<Response, ApiError> {
     let key = key_of(&uri)?;
     let params = Params::parse(uri.query());
-    let options = QueryOptions::parse(&params, &context)?;
-    if params.has("keys") {
-        let separator = params.get("separator").unwrap_or("").to_string();
-        let topics = [Topic::KeyPrefix(key.clone())];
-        let (index, keys) =
-            query_store(&context, &options, &topics, |t| t.kv_keys(&key, &separator)).await?;
-        return Ok(found_or_404(
-            &context,
-            &options,
-            index,
-            &keys,
-            !keys.is_empty() || key.is_empty(),
-        ));
-    }
-    if params.has("recurse") {
-        let topics = [Topic::KeyPrefix(key.clone())];
-        let (index, entries) = query_store(&context, &options, &topics, |t| {
-            let (index, entries) = t.kv_list(&key);
-            (index, entries.into_iter().cloned().collect::<Vec<_>>())
-        })
-        .await?;
-        let rendered: Vec<KvPairJson> = entries.iter().map(KvPairJson).collect();
-        return Ok(found_or_404(
-            &context,
-            &options,
-            index,
-            &rendered,
-            !entries.is_empty(),
-        ));
-    }
-    require_key(&key)?;
-    let topics = [Topic::Key(key.clone())];
+    let options = read_options(&params, &context)?;
     let raw = params.has("raw");
-    let (index, body) = query_store(&context, &options, &topics, |t| {
-        let (index, entry) = t.kv_get(&key);
-        let body = entry.map(|entry| match raw {
-            true => entry.value.clone(),
-            false => Bytes::from(reply::json_bytes(&[KvPairJson(entry)], options.pretty)),
-        });
-        (index, body)
-    })
-    .await?;
-    let Some(body) = body else {
-        return Ok(reply::read_not_found(&context, &options, index));
+    let query = if params.has("keys") {
+        Query::KvKeys {
+            prefix: key,
+            separator: params.get("separator").unwrap_or("").to_string(),
+        }
+    } else if params.has("recurse") {
+        Query::KvTree { prefix: key }
+    } else {
+        require_key(&key)?;
+        Query::KvEntry { key, raw }
     };
-    if !raw {
-        return Ok(reply::read_serialized(&context, &options, index, body));
+    let reply = context.cluster.read(&query, &options).await?;
+    if !(raw && matches!(query, Query::KvEntry { .. })) {
+        return Ok(reply::answer(&options, reply));
     }
-    let mut headers = reply::query_headers(&context, &options, index);
-    headers.insert("content-type", HeaderValue::from_static("text/plain"));
+    let mut response = reply::with_content_type(&options, reply, "text/plain");
+    let headers = response.headers_mut();
     headers.insert(
         "x-content-type-options",
         HeaderValue::from_static("nosniff"),
@@ -107,21 +74,7 @@ async fn read(State(context): State<Arc<Context>>, uri: Uri) -> Result<Response,
         "content-security-policy",
         HeaderValue::from_static("sandbox"),
     );
-    Ok((StatusCode::OK, headers, body).into_response())
-}
-
-fn found_or_404<T: serde::Serialize>(
-    context: &Context,
-    options: &QueryOptions,
-    index: u64,
-    value: &T,
-    found: bool,
-) -> Response {
-    if found {
-        reply::read(context, options, index, value)
-    } else {
-        reply::read_not_found(context, options, index)
-    }
+    Ok(response)
 }
 
 /// Which write a PUT asks for; `?cas`, `?acquire` and `?release` exclude each other.
@@ -168,16 +121,6 @@ async fn write(
             )),
             _ => error,
         })?;
-    if let KvWriteMode::Acquire(session) = &mode {
-        if !context.store().snapshot().session_exists(session) {
-            return Err(ApiError::bad_request(format!(
-                "invalid session \"{session}\""
-            )));
-        }
-        if context.store().lock_delay_remaining(&key).is_some() {
-            return Ok(reply::json(&false, params.has("pretty")));
-        }
-    }
     let outcome = context
         .cluster
         .write(Command::KvPut {

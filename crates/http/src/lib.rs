@@ -1,19 +1,19 @@
 //! Senate's HTTP API, Consul's `/v1/...` endpoints over axum.
 //!
-//! A request passes through [`forward`] (to the leader when only it may answer), then
-//! [`query`] (dc, consistency, index/wait, pretty); its endpoint module reads the store through
-//! [`blocking`] or writes through the cluster seam, and answers
-//! through [`reply`] (JSON plus the `X-Consul-*` headers) or [`error::ApiError`].
+//! A request's endpoint module reads its options through [`query`] (dc, consistency and
+//! `max_stale`, index/wait, pretty), then asks the cluster seam (`senate_cluster`) to run a
+//! typed read (a `senate_query::Query`) or commit a typed write, here or on the leader, and
+//! answers through [`reply`] (JSON plus the `X-Consul-*` headers) or [`error::ApiError`].
+//! The operator endpoints, which act on the leader's view of the cluster, are relayed to the
+//! leader whole by [`forward`].
 
 pub mod agent;
 pub mod agent_local;
-pub mod blocking;
 pub mod body;
 pub mod catalog;
 pub mod context;
 pub mod error;
 pub mod event;
-pub mod filters;
 pub mod forward;
 pub mod h1;
 pub mod health;
@@ -22,7 +22,6 @@ pub mod listener;
 pub mod operator;
 pub mod query;
 pub mod reply;
-pub mod response_cache;
 pub mod serve;
 pub mod session;
 pub mod status;

@@ -3,11 +3,10 @@
 //! `/v1/operator/raft/transfer-leader`, and autopilot's `/configuration`, `/health` and `/state`.
 //! All but `?stale` reads are answered on the leader (the forwarding layer sends them there).
 
-use crate::blocking::ensure_readable;
 use crate::body::read_json;
 use crate::context::Context;
 use crate::error::ApiError;
-use crate::query::{check_datacenter, Params, QueryOptions};
+use crate::query::{check_datacenter, read_options, Params};
 use crate::reply;
 use axum::body::Body;
 use axum::extract::State;
@@ -68,8 +67,8 @@ async fn configuration(
     uri: Uri,
 ) -> Result<Response, ApiError> {
     let params = Params::parse(uri.query());
-    let options = QueryOptions::parse(&params, &context)?;
-    ensure_readable(&context, &options).await?;
+    let options = read_options(&params, &context)?;
+    context.cluster.ensure_readable(options.consistency).await?;
     let (index, servers) = context.raft().servers();
     let servers = servers
         .into_iter()
@@ -131,8 +130,8 @@ async fn autopilot_configuration(
     uri: Uri,
 ) -> Result<Response, ApiError> {
     let params = Params::parse(uri.query());
-    let options = QueryOptions::parse(&params, &context)?;
-    ensure_readable(&context, &options).await?;
+    let options = read_options(&params, &context)?;
+    context.cluster.ensure_readable(options.consistency).await?;
     let (config, create_index, modify_index) = context.store().snapshot().autopilot_config();
     let view = AutopilotConfigJson::render(&config, create_index, modify_index);
     Ok(reply::read(&context, &options, modify_index.max(1), &view))
@@ -205,8 +204,8 @@ async fn autopilot_health(
     uri: Uri,
 ) -> Result<Response, ApiError> {
     let params = Params::parse(uri.query());
-    let options = QueryOptions::parse(&params, &context)?;
-    ensure_readable(&context, &options).await?;
+    let options = read_options(&params, &context)?;
+    context.cluster.ensure_readable(options.consistency).await?;
     let (health, term) = health_and_term(&context);
     let servers: Vec<Value> = health
         .iter()
@@ -239,8 +238,8 @@ async fn autopilot_state(
     uri: Uri,
 ) -> Result<Response, ApiError> {
     let params = Params::parse(uri.query());
-    let options = QueryOptions::parse(&params, &context)?;
-    ensure_readable(&context, &options).await?;
+    let options = read_options(&params, &context)?;
+    context.cluster.ensure_readable(options.consistency).await?;
     let (health, term) = health_and_term(&context);
     let mut servers = Map::new();
     for server in &health {

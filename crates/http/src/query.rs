@@ -1,14 +1,15 @@
 //! Reads a request's query string into the options every Consul read takes: datacenter,
-//! consistency mode, blocking index and wait, and pretty-printing.
+//! consistency mode (and `max_stale`), blocking index and wait, and pretty-printing.
 
 use crate::context::Context;
 use crate::error::ApiError;
+use crate::reply;
+use axum::response::Response;
+use senate_query::filters::NodeMetaFilter;
+use senate_query::options::{DEFAULT_WAIT, MAX_WAIT};
+use senate_query::{Consistency, Query, QueryOptions};
 use senate_types::duration;
 use std::time::Duration;
-
-/// Consul's default and longest blocking waits.
-pub const DEFAULT_WAIT: Duration = Duration::from_secs(5 * 60);
-pub const MAX_WAIT: Duration = Duration::from_secs(10 * 60);
 
 /// The raw query parameters, decoded; a parameter given without a value (`?recurse`) has "".
 #[derive(Debug, Default)]
@@ -45,23 +46,6 @@ impl Params {
             .collect()
     }
 
-    /// Names the body a read of `path` renders: the path and every parameter that shapes the
-    /// body (not the blocking, consistency or token ones), in a canonical order.
-    pub fn body_key(&self, path: &str) -> String {
-        const NOT_SHAPING: [&str; 6] = ["index", "wait", "stale", "consistent", "token", "dc"];
-        let mut shaping: Vec<&(String, String)> = self
-            .0
-            .iter()
-            .filter(|(k, _)| !NOT_SHAPING.contains(&k.as_str()))
-            .collect();
-        shaping.sort();
-        let mut key = path.to_string();
-        for (name, value) in shaping {
-            key.push_str(&format!("&{name}={value}"));
-        }
-        key
-    }
-
     /// A parameter parsed as an unsigned integer, with `what` naming it in the error.
     pub fn u64(&self, name: &str, what: &str) -> Result<Option<u64>, ApiError> {
         match self.get(name) {
@@ -75,73 +59,42 @@ impl Params {
     }
 }
 
-/// How fresh a read must be.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Consistency {
-    /// Served by the leader from its state.
-    Default,
-    /// Served by any server, however stale.
-    Stale,
-    /// The leader first confirms it still leads.
-    Consistent,
-}
-
-impl Consistency {
-    /// The value Consul puts in `X-Consul-Effective-Consistency`.
-    pub fn header_value(self) -> &'static str {
-        match self {
-            Consistency::Default => "leader",
-            Consistency::Stale => "stale",
-            Consistency::Consistent => "consistent",
+/// Reads and validates the options every read takes; also refuses an unknown datacenter.
+pub fn read_options(params: &Params, context: &Context) -> Result<QueryOptions, ApiError> {
+    check_datacenter(params, context)?;
+    let consistency = match (params.has("stale"), params.has("consistent")) {
+        (true, true) => {
+            return Err(ApiError::bad_request(
+                "Cannot specify ?stale with ?consistent, conflicting semantics.",
+            ))
         }
-    }
-}
-
-/// The options of one read.
-#[derive(Debug)]
-pub struct QueryOptions {
-    pub consistency: Consistency,
-    /// Block until the result's index exceeds this (0: do not block).
-    pub min_index: u64,
-    pub wait: Duration,
-    pub pretty: bool,
-}
-
-impl QueryOptions {
-    /// Reads and validates the common options; also refuses an unknown datacenter.
-    pub fn parse(params: &Params, context: &Context) -> Result<Self, ApiError> {
-        check_datacenter(params, context)?;
-        let consistency = match (params.has("stale"), params.has("consistent")) {
-            (true, true) => {
-                return Err(ApiError::bad_request(
-                    "Cannot specify ?stale with ?consistent, conflicting semantics.",
-                ))
-            }
-            (true, false) => Consistency::Stale,
-            (false, true) => Consistency::Consistent,
-            (false, false) => Consistency::Default,
-        };
-        let min_index = params
-            .get("index")
-            .map(|text| {
-                text.parse::<u64>()
-                    .map_err(|_| ApiError::bad_request(format!("Invalid index: {text:?}")))
-            })
-            .transpose()?
-            .unwrap_or(0);
-        let wait = match params.get("wait") {
-            None => DEFAULT_WAIT,
-            Some(text) => duration::parse(text)
-                .map_err(|e| ApiError::bad_request(format!("Invalid wait time: {e}")))?
-                .min(MAX_WAIT),
-        };
-        Ok(QueryOptions {
-            consistency,
-            min_index,
-            wait,
-            pretty: params.has("pretty"),
+        (true, false) => Consistency::Stale,
+        (false, true) => Consistency::Consistent,
+        (false, false) => Consistency::Default,
+    };
+    let min_index = params
+        .get("index")
+        .map(|text| {
+            text.parse::<u64>()
+                .map_err(|_| ApiError::bad_request(format!("Invalid index: {text:?}")))
         })
-    }
+        .transpose()?
+        .unwrap_or(0);
+    let wait = match params.get("wait") {
+        None => DEFAULT_WAIT,
+        Some(text) => parse_duration(text, "wait time")?.min(MAX_WAIT),
+    };
+    let max_stale = params
+        .get("max_stale")
+        .map(|text| parse_duration(text, "max_stale"))
+        .transpose()?;
+    Ok(QueryOptions {
+        consistency,
+        min_index,
+        wait,
+        pretty: params.has("pretty"),
+        max_stale,
+    })
 }
 
 /// Refuses `?dc=` naming any datacenter but this agent's, as Consul does when it has no route.
@@ -157,4 +110,35 @@ pub fn check_datacenter(params: &Params, context: &Context) -> Result<(), ApiErr
 /// Parses a Go duration parameter value, naming `what` in the error.
 pub fn parse_duration(text: &str, what: &str) -> Result<Duration, ApiError> {
     duration::parse(text).map_err(|e| ApiError::bad_request(format!("Invalid {what}: {e}")))
+}
+
+/// Answers `query` under the read options in `params`, here or on the leader.
+pub async fn answer(
+    context: &Context,
+    params: &Params,
+    query: Query,
+) -> Result<Response, ApiError> {
+    let options = read_options(params, context)?;
+    let reply = context.cluster.read(&query, &options).await?;
+    Ok(reply::answer(&options, reply))
+}
+
+/// Reads `?node-meta=key:value` pairs.
+pub fn node_meta_filter(params: &Params) -> Result<NodeMetaFilter, ApiError> {
+    let pairs = params
+        .all("node-meta")
+        .into_iter()
+        .map(|pair| match pair.split_once(':') {
+            Some((key, value)) => Ok((key.to_string(), value.to_string())),
+            None => Err(ApiError::bad_request(format!(
+                "Invalid node-meta filter {pair:?}: expected key:value"
+            ))),
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(NodeMetaFilter::new(pairs))
+}
+
+/// The `?tag=` values (repeatable).
+pub fn tags(params: &Params) -> Vec<String> {
+    params.all("tag").into_iter().map(str::to_string).collect()
 }

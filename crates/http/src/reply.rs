@@ -2,32 +2,16 @@
 
 use crate::context::Context;
 use crate::error::ApiError;
-use crate::query::QueryOptions;
 use axum::body::Body;
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use senate_cluster::ReadReply;
+pub use senate_query::render::json_bytes;
+use senate_query::QueryOptions;
 use senate_state::Outcome;
 use serde::Serialize;
-
-/// Serializes `value` as Consul does: compact, or indented by four spaces with `?pretty`.
-pub fn json_bytes<T: Serialize>(value: &T, pretty: bool) -> Vec<u8> {
-    let mut out = Vec::with_capacity(128);
-    let written = if pretty {
-        let formatter = serde_json::ser::PrettyFormatter::with_indent(b"    ");
-        let mut serializer = serde_json::Serializer::with_formatter(&mut out, formatter);
-        value.serialize(&mut serializer)
-    } else {
-        serde_json::to_writer(&mut out, value)
-    };
-    if let Err(error) = written {
-        tracing::error!(%error, "could not serialize a response");
-    }
-    if pretty {
-        out.push(b'\n');
-    }
-    out
-}
+use std::time::Duration;
 
 /// A JSON answer to a write (no query headers).
 pub fn json<T: Serialize>(value: &T, pretty: bool) -> Response {
@@ -44,15 +28,30 @@ const KNOWN_LEADER: HeaderName = HeaderName::from_static("x-consul-knownleader")
 const LAST_CONTACT: HeaderName = HeaderName::from_static("x-consul-lastcontact");
 const EFFECTIVE_CONSISTENCY: HeaderName = HeaderName::from_static("x-consul-effective-consistency");
 
+/// What the answering server knew of its leader.
+pub struct Leadership {
+    pub known_leader: bool,
+    pub last_contact: Duration,
+}
+
+impl Leadership {
+    /// This server's own view.
+    pub fn here(context: &Context) -> Self {
+        let view = context.cluster.leadership();
+        Leadership {
+            known_leader: view.leader.is_some(),
+            last_contact: view.since_last_contact(),
+        }
+    }
+}
+
 /// The `X-Consul-Index`, `X-Consul-KnownLeader`, `X-Consul-LastContact` and effective-consistency headers.
-pub fn query_headers(context: &Context, options: &QueryOptions, index: u64) -> HeaderMap {
-    let leadership = context.cluster.leadership();
-    let known_leader = if leadership.leader.is_some() {
-        "true"
-    } else {
-        "false"
+pub fn query_headers(leadership: &Leadership, options: &QueryOptions, index: u64) -> HeaderMap {
+    let known_leader = match leadership.known_leader {
+        true => "true",
+        false => "false",
     };
-    let last_contact = leadership.since_last_contact().as_millis() as u64;
+    let last_contact = u64::try_from(leadership.last_contact.as_millis()).unwrap_or(u64::MAX);
     let mut headers = HeaderMap::with_capacity(6);
     headers.insert(CONSUL_INDEX, HeaderValue::from(index));
     headers.insert(KNOWN_LEADER, HeaderValue::from_static(known_leader));
@@ -64,37 +63,41 @@ pub fn query_headers(context: &Context, options: &QueryOptions, index: u64) -> H
     headers
 }
 
-/// A JSON answer to a read, with the query headers for `index`.
+/// A JSON answer to a read this server answered itself, with the query headers for `index`.
 pub fn read<T: Serialize>(
     context: &Context,
     options: &QueryOptions,
     index: u64,
     value: &T,
 ) -> Response {
-    let mut headers = query_headers(context, options, index);
+    let mut headers = query_headers(&Leadership::here(context), options, index);
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     (StatusCode::OK, headers, json_bytes(value, options.pretty)).into_response()
 }
 
-/// A read's answer whose JSON body was already serialized (straight from a snapshot, without copies).
-pub fn read_serialized(
-    context: &Context,
-    options: &QueryOptions,
-    index: u64,
-    body: impl Into<Body>,
-) -> Response {
-    let mut headers = query_headers(context, options, index);
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    (StatusCode::OK, headers, body.into()).into_response()
+/// The answer to a [`senate_query::Query`]: its JSON body, or a 404 carrying the query headers.
+pub fn answer(options: &QueryOptions, reply: ReadReply) -> Response {
+    with_content_type(options, reply, "application/json")
 }
 
-/// A 404 answer to a read of something missing, still carrying the query headers.
-pub fn read_not_found(context: &Context, options: &QueryOptions, index: u64) -> Response {
-    (
-        StatusCode::NOT_FOUND,
-        query_headers(context, options, index),
-    )
-        .into_response()
+/// The answer to a query, its body of `content_type`.
+pub fn with_content_type(
+    options: &QueryOptions,
+    reply: ReadReply,
+    content_type: &'static str,
+) -> Response {
+    let leadership = Leadership {
+        known_leader: reply.known_leader,
+        last_contact: reply.last_contact,
+    };
+    let mut headers = query_headers(&leadership, options, reply.answer.index);
+    match reply.answer.body {
+        Some(body) => {
+            headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+            (StatusCode::OK, headers, Body::from(body)).into_response()
+        }
+        None => (StatusCode::NOT_FOUND, headers).into_response(),
+    }
 }
 
 /// Answers a write with its command's outcome: Consul's `true`/`false`, or a 400 for a refused command.

@@ -1,20 +1,19 @@
 //! `/v1/session/*`: create (defaults to this node, `serfHealth`, 15s lock delay), destroy, renew,
 //! and the blocking reads info, node and list.
 
-use crate::blocking::{answer_json, rendered};
 use crate::body::read_json;
 use crate::context::Context;
 use crate::error::ApiError;
-use crate::forward::agent_node;
-use crate::query::{check_datacenter, parse_duration, Params, QueryOptions};
+use crate::query::{answer, check_datacenter, parse_duration, read_options, Params};
 use crate::reply;
 use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, Uri};
+use axum::http::Uri;
 use axum::response::Response;
 use axum::routing::{get, put};
 use axum::Router;
-use senate_state::{Command, Topic};
+use senate_query::Query;
+use senate_state::Command;
 use senate_types::catalog::SERF_HEALTH_CHECK;
 use senate_types::session::{Behavior, Session, SessionCreateRequest};
 use serde_json::Value;
@@ -41,14 +40,13 @@ pub fn routes() -> Router<Arc<Context>> {
 async fn create(
     State(context): State<Arc<Context>>,
     uri: Uri,
-    headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
     let params = Params::parse(uri.query());
     check_datacenter(&params, &context)?;
     let request: SessionCreateRequest = read_json(body).await?;
-    let session = build_session(request, agent_node(&headers, &context))?;
-    let (id, ttl) = (session.id.clone(), session.ttl.clone());
+    let session = build_session(request, &context.config.node_name)?;
+    let id = session.id.clone();
     reply::outcome(
         context
             .cluster
@@ -56,9 +54,6 @@ async fn create(
             .await?,
         false,
     )?;
-    if let Some(ttl) = nonzero_ttl(&ttl)? {
-        context.session_timers.reset(&id, ttl);
-    }
     Ok(reply::json(
         &serde_json::json!({ "ID": id }),
         params.has("pretty"),
@@ -177,16 +172,12 @@ async fn renew(
     uri: Uri,
 ) -> Result<Response, ApiError> {
     let params = Params::parse(uri.query());
-    let options = QueryOptions::parse(&params, &context)?;
-    let tables = context.store().snapshot();
-    let (index, session) = tables.session_get(&id);
-    let Some(session) = session else {
+    let options = read_options(&params, &context)?;
+    let renewed = context.cluster.renew_session(&id).await?;
+    let Some(session) = renewed.session else {
         return Err(ApiError::not_found(format!("Session id '{id}' not found")));
     };
-    if let Some(ttl) = nonzero_ttl(&session.ttl)? {
-        context.session_timers.reset(&id, ttl);
-    }
-    Ok(reply::read(&context, &options, index, &[session]))
+    Ok(reply::read(&context, &options, renewed.index, &[session]))
 }
 
 async fn info(
@@ -195,12 +186,7 @@ async fn info(
     uri: Uri,
 ) -> Result<Response, ApiError> {
     let params = Params::parse(uri.query());
-    let options = QueryOptions::parse(&params, &context)?;
-    answer_json(&context, &options, &[Topic::Sessions], |t, pretty| {
-        let (index, session) = t.session_get(&id);
-        rendered((index, session.into_iter().collect::<Vec<_>>()), pretty)
-    })
-    .await
+    answer(&context, &params, Query::SessionInfo { id }).await
 }
 
 async fn by_node(
@@ -209,18 +195,10 @@ async fn by_node(
     uri: Uri,
 ) -> Result<Response, ApiError> {
     let params = Params::parse(uri.query());
-    let options = QueryOptions::parse(&params, &context)?;
-    answer_json(&context, &options, &[Topic::Sessions], |t, pretty| {
-        rendered(t.session_list_by_node(&node), pretty)
-    })
-    .await
+    answer(&context, &params, Query::SessionsOfNode { node }).await
 }
 
 async fn list(State(context): State<Arc<Context>>, uri: Uri) -> Result<Response, ApiError> {
     let params = Params::parse(uri.query());
-    let options = QueryOptions::parse(&params, &context)?;
-    answer_json(&context, &options, &[Topic::Sessions], |t, pretty| {
-        rendered(t.session_list(), pretty)
-    })
-    .await
+    answer(&context, &params, Query::Sessions).await
 }

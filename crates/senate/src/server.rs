@@ -9,7 +9,7 @@ use senate_agent::local_agent::LocalAgent;
 use senate_agent::member::{advertise_ip, local_identity};
 use senate_cluster::rpc_service::RpcService;
 use senate_cluster::{autopilot, bootstrap, serf_health, ClusterServer};
-use senate_consensus::leader_duties::{self, SessionTimers};
+use senate_consensus::leader_duties;
 use senate_consensus::{RaftNode, RaftOptions, ServerNode};
 use senate_gossip::{Gossip, GossipConfig, GossipTiming};
 use senate_http::forward::RouterHttp;
@@ -58,8 +58,10 @@ pub async fn run(mut config: AgentConfig, args: AgentArgs) -> anyhow::Result<()>
             .await
             .context("registering this node in the catalog")?;
     }
-    let session_timers = Arc::new(SessionTimers::default());
-    tokio::spawn(leader_duties::run(raft.clone(), session_timers.clone()));
+    tokio::spawn(leader_duties::run(
+        raft.clone(),
+        cluster.session_timers().clone(),
+    ));
     tokio::spawn(autopilot::run(cluster.clone()));
     tokio::spawn(serf_health::run(cluster.clone()));
     let leave_requested = Arc::new(Notify::new());
@@ -67,9 +69,7 @@ pub async fn run(mut config: AgentConfig, args: AgentArgs) -> anyhow::Result<()>
         config: config.clone(),
         cluster: cluster.clone(),
         events: EventBuffer::default(),
-        session_timers,
         agent: agent.clone(),
-        responses: Default::default(),
         reload_config: Box::new(move || AgentConfig::load(&args).map_err(|e| e.to_string())),
         shutdown: leave_requested.clone(),
     });

@@ -2,6 +2,7 @@
 //! woken for) the same service at the same index, the JSON is built once. A body is only ever
 //! reused for the index it was rendered at, and an index moves whenever its data changes.
 
+use crate::query::Query;
 use bytes::Bytes;
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -9,7 +10,7 @@ use std::sync::Mutex;
 /// The most bytes of rendered bodies kept at once.
 const CAPACITY_BYTES: usize = 32 * 1024 * 1024;
 
-/// Rendered bodies by query (path plus the parameters that shape the body).
+/// Rendered bodies by query and rendering: a [`Query`] holds everything that shapes a body.
 #[derive(Default)]
 pub struct ResponseCache {
     entries: Mutex<Entries>,
@@ -17,40 +18,43 @@ pub struct ResponseCache {
 
 #[derive(Default)]
 struct Entries {
-    bodies: HashMap<String, (u64, Bytes)>,
+    bodies: HashMap<(Query, bool), (u64, Bytes)>,
     bytes: usize,
 }
 
 impl ResponseCache {
-    /// The body of `query` at `index`, rendered by `render` unless a body for that index is kept.
+    /// The body of `query` (rendered pretty or not) at `index`, rendered by `render` unless a
+    /// body for that index is kept.
     pub fn get_or_render(
         &self,
-        query: &str,
+        query: &Query,
+        pretty: bool,
         index: u64,
         render: impl FnOnce() -> Vec<u8>,
     ) -> Bytes {
-        if let Some(body) = self.lookup(query, index) {
+        let key = (query.clone(), pretty);
+        if let Some(body) = self.lookup(&key, index) {
             return body;
         }
         let body = Bytes::from(render());
-        self.keep(query, index, body.clone());
+        self.keep(key, index, body.clone());
         body
     }
 
-    fn lookup(&self, query: &str, index: u64) -> Option<Bytes> {
+    fn lookup(&self, key: &(Query, bool), index: u64) -> Option<Bytes> {
         let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        match entries.bodies.get(query) {
+        match entries.bodies.get(key) {
             Some((kept_index, body)) if *kept_index == index => Some(body.clone()),
             _ => None,
         }
     }
 
-    fn keep(&self, query: &str, index: u64, body: Bytes) {
+    fn keep(&self, key: (Query, bool), index: u64, body: Bytes) {
         if body.len() > CAPACITY_BYTES / 4 {
             return;
         }
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some((_, old)) = entries.bodies.remove(query) {
+        if let Some((_, old)) = entries.bodies.remove(&key) {
             entries.bytes -= old.len();
         }
         if entries.bytes + body.len() > CAPACITY_BYTES {
@@ -58,7 +62,7 @@ impl ResponseCache {
             entries.bytes = 0;
         }
         entries.bytes += body.len();
-        entries.bodies.insert(query.to_string(), (index, body));
+        entries.bodies.insert(key, (index, body));
     }
 }
 
@@ -69,12 +73,14 @@ mod tests {
     #[test]
     fn reuses_a_body_only_at_its_index() {
         let cache = ResponseCache::default();
-        let first = cache.get_or_render("/q", 5, || b"five".to_vec());
-        let again = cache.get_or_render("/q", 5, || b"other".to_vec());
-        let moved = cache.get_or_render("/q", 6, || b"six".to_vec());
+        let query = Query::Sessions;
+        let first = cache.get_or_render(&query, false, 5, || b"five".to_vec());
+        let again = cache.get_or_render(&query, false, 5, || b"other".to_vec());
+        let pretty = cache.get_or_render(&query, true, 5, || b"pretty".to_vec());
+        let moved = cache.get_or_render(&query, false, 6, || b"six".to_vec());
         assert_eq!(
-            (&first[..], &again[..], &moved[..]),
-            (&b"five"[..], &b"five"[..], &b"six"[..])
+            (&first[..], &again[..], &pretty[..], &moved[..]),
+            (&b"five"[..], &b"five"[..], &b"pretty"[..], &b"six"[..])
         );
     }
 }

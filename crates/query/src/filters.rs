@@ -1,15 +1,19 @@
 //! Result filters shared by catalog and health reads: `?node-meta=key:value` and `?tag=`.
 
-use crate::error::ApiError;
-use crate::query::Params;
 use senate_state::Tables;
 use senate_types::catalog::{HealthCheck, Node};
+use serde::{Deserialize, Serialize};
 
 /// Node metadata every listed node must carry (`?node-meta=key:value`, repeatable).
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct NodeMetaFilter(Vec<(String, String)>);
 
 impl NodeMetaFilter {
+    /// Requires every `(key, value)` pair.
+    pub fn new(pairs: Vec<(String, String)>) -> Self {
+        NodeMetaFilter(pairs)
+    }
+
     /// Whether the filter asks for nothing.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
@@ -36,21 +40,6 @@ impl NodeMetaFilter {
             .iter()
             .all(|(key, value)| node.meta.get(key) == Some(value))
     }
-}
-
-/// Reads `?node-meta=` pairs.
-pub fn node_meta_filter(params: &Params) -> Result<NodeMetaFilter, ApiError> {
-    let pairs = params
-        .all("node-meta")
-        .into_iter()
-        .map(|pair| match pair.split_once(':') {
-            Some((key, value)) => Ok((key.to_string(), value.to_string())),
-            None => Err(ApiError::bad_request(format!(
-                "Invalid node-meta filter {pair:?}: expected key:value"
-            ))),
-        })
-        .collect::<Result<_, _>>()?;
-    Ok(NodeMetaFilter(pairs))
 }
 
 /// Whether `tags` contains every wanted tag (case-insensitively, as Consul matches tags).

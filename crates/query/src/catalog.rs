@@ -1,0 +1,132 @@
+//! Catalog reads: the nodes, the services, one service's instances, one node's services; and
+//! the JSON shapes Consul gives them.
+
+use crate::filters::{has_all_tags, NodeMetaFilter};
+use crate::query::Answer;
+use crate::render::json_bytes;
+use senate_state::Tables;
+use senate_types::catalog::{Node, ServiceInstance, Weights};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// The nodes carrying the wanted metadata.
+pub fn nodes(tables: &Tables, node_meta: &NodeMetaFilter, pretty: bool) -> Answer {
+    let (index, nodes) = tables.nodes();
+    let kept: Vec<&Node> = nodes.into_iter().filter(|n| node_meta.matches(n)).collect();
+    Answer::found(index, json_bytes(&kept, pretty))
+}
+
+/// Each service name with its tags (only instances on nodes with the wanted metadata count).
+pub fn services(tables: &Tables, node_meta: &NodeMetaFilter, pretty: bool) -> Answer {
+    let (index, names) = match node_meta.is_empty() {
+        true => tables.service_names(),
+        false => services_on_matching_nodes(tables, node_meta),
+    };
+    Answer::found(index, json_bytes(&names, pretty))
+}
+
+fn services_on_matching_nodes(
+    tables: &Tables,
+    node_meta: &NodeMetaFilter,
+) -> (u64, BTreeMap<String, Vec<String>>) {
+    let (index, all) = tables.service_names();
+    let mut names = BTreeMap::new();
+    for name in all.keys() {
+        let (_, instances) = tables.service_instances(name);
+        let mut tags: Vec<String> = instances
+            .iter()
+            .filter(|(node, _)| node_meta.matches(node))
+            .flat_map(|(_, service)| service.tags.iter().cloned())
+            .collect();
+        if instances.iter().any(|(node, _)| node_meta.matches(node)) {
+            tags.sort();
+            tags.dedup();
+            names.insert(name.clone(), tags);
+        }
+    }
+    (index, names)
+}
+
+/// One instance in `/v1/catalog/service/<name>`'s flat shape.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct CatalogService<'a> {
+    #[serde(rename = "ID")]
+    id: &'a str,
+    node: &'a str,
+    address: &'a str,
+    datacenter: &'a str,
+    tagged_addresses: &'a BTreeMap<String, String>,
+    node_meta: &'a BTreeMap<String, String>,
+    service_kind: &'static str,
+    #[serde(rename = "ServiceID")]
+    service_id: &'a str,
+    service_name: &'a str,
+    service_tags: &'a [String],
+    service_address: &'a str,
+    service_weights: Weights,
+    service_meta: &'a BTreeMap<String, String>,
+    service_port: u16,
+    service_enable_tag_override: bool,
+    create_index: u64,
+    modify_index: u64,
+}
+
+impl<'a> CatalogService<'a> {
+    fn new(node: &'a Node, service: &'a ServiceInstance) -> Self {
+        CatalogService {
+            id: &node.id,
+            node: &node.node,
+            address: &node.address,
+            datacenter: &node.datacenter,
+            tagged_addresses: &node.tagged_addresses,
+            node_meta: &node.meta,
+            service_kind: "",
+            service_id: &service.id,
+            service_name: &service.service,
+            service_tags: &service.tags,
+            service_address: &service.address,
+            service_weights: service.weights,
+            service_meta: &service.meta,
+            service_port: service.port,
+            service_enable_tag_override: service.enable_tag_override,
+            create_index: service.create_index,
+            modify_index: service.modify_index,
+        }
+    }
+}
+
+/// The instances of `service` with every wanted tag, on nodes with the wanted metadata.
+pub fn service(
+    tables: &Tables,
+    service: &str,
+    tags: &[String],
+    node_meta: &NodeMetaFilter,
+    pretty: bool,
+) -> Vec<u8> {
+    let (_, instances) = tables.service_instances(service);
+    let view = instances
+        .into_iter()
+        .filter(|(node, instance)| node_meta.matches(node) && has_all_tags(&instance.tags, tags))
+        .map(|(node, instance)| CatalogService::new(node, instance))
+        .collect::<Vec<_>>();
+    json_bytes(&view, pretty)
+}
+
+/// `/v1/catalog/node/<node>`'s answer.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct NodeServices<'a> {
+    node: &'a Node,
+    services: BTreeMap<&'a str, &'a ServiceInstance>,
+}
+
+/// A node and its services, or `null` when there is no such node (as Consul answers).
+pub fn node(tables: &Tables, node: &str, pretty: bool) -> Answer {
+    let (index, found) = tables.node_services(node);
+    let view = found.map(|(node, services)| NodeServices {
+        node,
+        services: services.into_iter().map(|s| (s.id.as_str(), s)).collect(),
+    });
+    Answer::found(index, json_bytes(&view, pretty))
+}
