@@ -49,7 +49,8 @@ pub struct View<'a> {
     pub now: Instant,
 }
 
-/// Whether a server may count as healthy: alive in gossip and not far behind the leader.
+/// Whether a server may count as healthy: alive in gossip, not far behind the leader, and heard
+/// from within `LastContactThreshold`.
 pub fn is_healthy(
     server: &RaftServer,
     gossip: Option<MemberStatus>,
@@ -59,7 +60,10 @@ pub fn is_healthy(
     let caught_up = server
         .last_index
         .is_some_and(|index| leader_last_index.saturating_sub(index) <= config.max_trailing_logs);
-    gossip == Some(MemberStatus::Alive) && caught_up
+    let in_contact = server
+        .last_contact
+        .is_some_and(|since| since <= config.last_contact_threshold);
+    gossip == Some(MemberStatus::Alive) && caught_up && in_contact
 }
 
 /// The change autopilot makes next, if any.
@@ -282,6 +286,7 @@ mod tests {
                 leader: n == 1,
                 voter,
                 last_index: Some(100),
+                last_contact: Some(Duration::from_millis(10)),
             },
             gossip: Some(status),
             healthy: status == MemberStatus::Alive,
@@ -348,6 +353,27 @@ mod tests {
         assert!(matches!(
             decide(&servers, &seen),
             Some(Change::Remove { raft_id: 3, .. })
+        ));
+    }
+
+    #[test]
+    fn a_server_out_of_contact_longer_than_the_threshold_is_unhealthy() {
+        let config = AutopilotConfig::default();
+        let mut server = member(2, true, MemberStatus::Alive, None).raft;
+        assert!(is_healthy(&server, Some(MemberStatus::Alive), 100, &config));
+        server.last_contact = Some(config.last_contact_threshold + Duration::from_millis(1));
+        assert!(!is_healthy(
+            &server,
+            Some(MemberStatus::Alive),
+            100,
+            &config
+        ));
+        server.last_contact = None;
+        assert!(!is_healthy(
+            &server,
+            Some(MemberStatus::Alive),
+            100,
+            &config
         ));
     }
 

@@ -16,6 +16,9 @@ use openraft::Raft;
 use senate_rpc::{Kind, RpcClient, RpcError};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 /// RPC kind of an append-entries (and heartbeat) request.
 pub const APPEND_ENTRIES: Kind = 1;
@@ -24,15 +27,36 @@ pub const VOTE: Kind = 2;
 /// RPC kind of one chunk of a snapshot being installed.
 pub const INSTALL_SNAPSHOT: Kind = 3;
 
+/// When this server last heard back from each peer it sent Raft messages to (on the leader:
+/// each follower's last contact, as autopilot reports it).
+#[derive(Clone, Default)]
+pub struct PeerContacts {
+    answered_at: Arc<Mutex<HashMap<u64, Instant>>>,
+}
+
+impl PeerContacts {
+    fn record(&self, peer: u64) {
+        let mut answered = self.answered_at.lock().unwrap_or_else(|p| p.into_inner());
+        answered.insert(peer, Instant::now());
+    }
+
+    /// How long ago `peer` last answered, if it ever did.
+    pub fn since(&self, peer: u64) -> Option<Duration> {
+        let answered = self.answered_at.lock().unwrap_or_else(|p| p.into_inner());
+        answered.get(&peer).map(Instant::elapsed)
+    }
+}
+
 /// Hands out connections to peers, all sharing one RPC client pool.
 #[derive(Clone)]
 pub struct PeerNetwork {
     client: RpcClient,
+    contacts: PeerContacts,
 }
 
 impl PeerNetwork {
-    pub fn new(client: RpcClient) -> Self {
-        PeerNetwork { client }
+    pub fn new(client: RpcClient, contacts: PeerContacts) -> Self {
+        PeerNetwork { client, contacts }
     }
 }
 
@@ -41,6 +65,7 @@ pub struct PeerConnection {
     client: RpcClient,
     target: u64,
     address: String,
+    contacts: PeerContacts,
 }
 
 impl RaftNetworkFactory<TypeConfig> for PeerNetwork {
@@ -51,6 +76,7 @@ impl RaftNetworkFactory<TypeConfig> for PeerNetwork {
             client: self.client.clone(),
             target,
             address: node.address.clone(),
+            contacts: self.contacts.clone(),
         }
     }
 }
@@ -79,6 +105,7 @@ impl PeerConnection {
                 RpcError::Unreachable { .. } => RPCError::Unreachable(Unreachable::new(&error)),
                 other => RPCError::Network(NetworkError::new(&other)),
             })?;
+        self.contacts.record(self.target);
         let answer: Result<Resp, RaftError<u64, E>> = decode(&reply).map_err(network_error)?;
         answer.map_err(|e| RPCError::RemoteError(RemoteError::new(self.target, e)))
     }

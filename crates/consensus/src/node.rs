@@ -5,7 +5,7 @@
 use crate::durable_log::{DurableLog, DurableLogError};
 use crate::leadership::{LeaderView, Leadership};
 use crate::log_store::LogStore;
-use crate::network::{self, PeerNetwork};
+use crate::network::{self, PeerContacts, PeerNetwork};
 use crate::proposer::Proposer;
 use crate::read_barrier::ReadBarrier;
 use crate::recovery;
@@ -111,6 +111,7 @@ pub struct RaftNode {
     server: ServerNode,
     id: u64,
     timing: RaftTiming,
+    contacts: PeerContacts,
 }
 
 /// One server in the Raft configuration.
@@ -123,6 +124,9 @@ pub struct RaftServer {
     pub voter: bool,
     /// The last log index known to be on this server (on the leader's view), if known.
     pub last_index: Option<u64>,
+    /// How long ago this server last answered this one's Raft messages (zero for this server
+    /// itself; `None` if it never did).
+    pub last_contact: Option<Duration>,
 }
 
 const SNAPSHOT_EVERY_ENTRIES: u64 = 8_192;
@@ -142,10 +146,11 @@ impl RaftNode {
         }
         let timing = RaftTiming::scaled(options.raft_multiplier);
         let id = raft_id(&options.server.id);
+        let contacts = PeerContacts::default();
         let raft = Raft::new(
             id,
             raft_config(&timing)?,
-            PeerNetwork::new(rpc),
+            PeerNetwork::new(rpc, contacts.clone()),
             log_store,
             state_machine,
         )
@@ -160,6 +165,7 @@ impl RaftNode {
             server: options.server,
             id,
             timing,
+            contacts,
         })
     }
 
@@ -266,6 +272,10 @@ impl RaftNode {
                 leader: metrics.current_leader == Some(*id),
                 voter: voters.contains(id),
                 last_index: matched(id),
+                last_contact: match *id == self.id {
+                    true => Some(Duration::ZERO),
+                    false => self.contacts.since(*id),
+                },
             })
             .collect();
         let index = metrics

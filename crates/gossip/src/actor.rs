@@ -25,6 +25,8 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 /// How often the member list is rebuilt even without news (reaped members, stale intents).
+/// The tag carrying a member's node ID (Consul's `id`), which no two live members may share.
+const NODE_ID_TAG: &str = "id";
 const HOUSEKEEPING: Duration = Duration::from_secs(5);
 
 /// What the handles and the join listener ask of the actor.
@@ -215,7 +217,7 @@ impl Actor {
     }
 
     /// Answers a joiner's hello: refused while a live member holds its name at another
-    /// address, else admitted — both sides learn each other's full membership.
+    /// address or its node ID under another name, else admitted — both sides learn each other's full membership.
     fn hello(&mut self, from: NodeId, roster: Roster) -> JoinFrame {
         if self.status != MemberStatus::Alive {
             let name = &self.foca.identity().name;
@@ -230,6 +232,17 @@ impl Actor {
                 name: from.name.to_string(),
                 existing,
             });
+        }
+        if let Some(holder) = self.node_id_holder(&from) {
+            let id = from.tags.get(NODE_ID_TAG).cloned().unwrap_or_default();
+            tracing::warn!(
+                name = %from.name, %id, %holder,
+                "refused a joiner whose node ID a live member uses"
+            );
+            return JoinFrame::Refused(Refusal::Other(format!(
+                "Member '{}' has conflicting node ID '{id}' with member '{holder}'",
+                from.name
+            )));
         }
         let welcome = JoinFrame::Welcome {
             from: self.foca.identity().clone(),
@@ -253,6 +266,15 @@ impl Actor {
             .map(foca::Member::id)
             .find(|id| id.name == joiner.name && id.addr != joiner.addr)
             .map(|id| id.addr)
+    }
+
+    /// The name of a live member (or this node) that carries `joiner`'s node ID under another name.
+    fn node_id_holder(&self, joiner: &NodeId) -> Option<Arc<str>> {
+        let id = joiner.tags.get(NODE_ID_TAG).filter(|id| !id.is_empty())?;
+        std::iter::once(self.foca.identity())
+            .chain(self.foca.iter_members().map(foca::Member::id))
+            .find(|member| member.name != joiner.name && member.tags.get(NODE_ID_TAG) == Some(id))
+            .map(|member| member.name.clone())
     }
 
     /// A node we joined welcomed us.

@@ -191,6 +191,29 @@ async fn a_live_name_at_another_address_is_refused() {
 }
 
 #[tokio::test]
+async fn a_live_node_id_under_another_name_is_refused() {
+    let holder = start_tagged("id-holder", tags(&[("id", "0b1c")])).await;
+    let impostor = start_tagged("id-impostor", tags(&[("id", "0b1c")])).await;
+    let error = impostor
+        .join(&[address(&holder)])
+        .await
+        .expect_err("a taken node ID is refused");
+    let message = error.to_string();
+    assert!(
+        message.contains(
+            "Member 'id-impostor' has conflicting node ID '0b1c' with member 'id-holder'"
+        ),
+        "{message}"
+    );
+    assert_eq!(holder.members().len(), 1, "the impostor was not admitted");
+    let other = start_tagged("id-other", tags(&[("id", "77aa")])).await;
+    other
+        .join(&[address(&holder)])
+        .await
+        .expect("a distinct node ID joins");
+}
+
+#[tokio::test]
 async fn new_tags_propagate() {
     let nodes = cluster(&["tags-a", "tags-b", "tags-c"]).await;
     nodes[1]

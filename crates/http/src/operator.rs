@@ -17,6 +17,7 @@ use axum::Router;
 use senate_cluster::autopilot::{failure_tolerance, server_health, ServerHealth};
 use senate_gossip::MemberStatus;
 use senate_state::{Command, Outcome};
+use senate_types::duration;
 use senate_types::operator::AutopilotConfigJson;
 use senate_types::time::rfc3339;
 use senate_types::version::CONSUL_API_VERSION;
@@ -173,13 +174,16 @@ fn serf_status(server: &ServerHealth) -> String {
 /// position and contact as the leader sees it, and its health.
 fn server_fields(server: &ServerHealth, term: u64) -> Map<String, Value> {
     let raft = &server.raft;
-    let contact_known = server.healthy || raft.leader;
+    let last_contact = match raft.last_contact {
+        Some(since) => duration::format(since),
+        None => "-1ns".to_string(),
+    };
     let fields = json!({
         "ID": raft.node.id,
         "Name": raft.node.name,
         "Address": raft.node.address,
         "Version": CONSUL_API_VERSION,
-        "LastContact": if contact_known { "0s" } else { "-1ns" },
+        "LastContact": last_contact,
         "LastTerm": term,
         "LastIndex": raft.last_index.unwrap_or(0),
         "Healthy": server.healthy,

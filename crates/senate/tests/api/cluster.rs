@@ -190,6 +190,15 @@ fn three_servers_form_one_cluster_and_followers_forward_writes() {
         Some(3),
         "{health}"
     );
+    for server in health["Servers"].as_array().into_iter().flatten() {
+        let last_contact = server["LastContact"].as_str().unwrap_or("");
+        let since = senate_types::duration::parse(last_contact)
+            .unwrap_or_else(|_| panic!("LastContact is a Go duration: {server}"));
+        match server["Leader"] == true {
+            true => assert_eq!(last_contact, "0s", "{server}"),
+            false => assert!(since < Duration::from_secs(5), "{server}"),
+        }
+    }
     let state = through_follower
         .get("/v1/operator/autopilot/state")
         .expect(200)

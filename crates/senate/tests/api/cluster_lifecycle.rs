@@ -200,3 +200,32 @@ fn a_second_server_with_a_taken_node_name_is_refused() {
         "the first server keeps its name"
     );
 }
+
+#[test]
+fn a_second_server_with_a_taken_node_id_is_refused() {
+    let mut cluster = Cluster::empty();
+    cluster.add_server(3);
+    let taken = cluster.servers[0].client().get("/v1/agent/self").json()["Config"]["NodeID"]
+        .as_str()
+        .expect("a node ID")
+        .to_string();
+    let id_setting = format!("node_id = \"{taken}\"");
+    let impostor = cluster.add_server_with(3, &["-hcl", &id_setting]);
+    wait_for(DEADLINE, "the impostor to be refused", || {
+        let log = cluster.servers[impostor].log_text();
+        log.contains(&format!("conflicting node ID '{taken}'"))
+            .then_some(())
+    });
+    let members = cluster.servers[0].client().get("/v1/agent/members").json();
+    let holding: Vec<&Value> = members
+        .as_array()
+        .expect("members")
+        .iter()
+        .filter(|m| m["Tags"]["id"] == taken.as_str())
+        .collect();
+    assert_eq!(
+        holding.len(),
+        1,
+        "only the first server holds the ID: {members}"
+    );
+}
