@@ -6,7 +6,7 @@
 
 #[path = "partition/hosts.rs"]
 mod hosts;
-#[path = "partition/http.rs"]
+#[path = "http_client/mod.rs"]
 mod http;
 #[path = "partition/net.rs"]
 mod net;

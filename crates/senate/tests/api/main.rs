@@ -14,6 +14,7 @@ mod events;
 mod harness;
 mod headers;
 mod health;
+#[path = "../http_client/mod.rs"]
 mod http;
 mod kv;
 mod locks;

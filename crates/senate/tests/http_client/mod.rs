@@ -1,5 +1,8 @@
-//! A tiny blocking HTTP/1.1 client over `std::net::TcpStream`, with keep-alive, enough to talk
-//! to the server under test exactly as written (paths are sent byte for byte, never re-encoded).
+//! A tiny blocking HTTP/1.1 client over `std::net::TcpStream`, enough to talk to the server
+//! under test exactly as written (paths are sent byte for byte, never re-encoded): a [`Client`]
+//! that keeps its connection alive, and [`get`]/[`put`] that open one connection per request
+//! with a timeout, so a request stuck behind a partition never blocks the next one.
+#![allow(dead_code)] // each test binary uses its own part of it
 
 use serde_json::Value;
 use std::io::{self, BufRead, BufReader, Read, Write};
@@ -62,7 +65,7 @@ impl Client {
             Some(stream) => stream,
             None => self.connect()?,
         };
-        let written = write_request(stream.get_mut(), method, path, body);
+        let written = write_request(stream.get_mut(), self.addr, method, path, body, false);
         let write_failed = written.is_err();
         // A server may answer (e.g. 413) and close before taking the whole body: read what it said.
         let response = match read_response(&mut stream, method) {
@@ -93,9 +96,48 @@ fn is_stale_connection(error: &io::Error) -> bool {
     )
 }
 
-fn write_request(stream: &mut TcpStream, method: &str, path: &str, body: &[u8]) -> io::Result<()> {
+/// Sends one request to `addr` on a connection of its own and reads the answer, giving up
+/// after `timeout` for connecting, for writing and for each read.
+pub fn request_once(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    body: &[u8],
+    timeout: Duration,
+) -> io::Result<Response> {
+    let stream = TcpStream::connect_timeout(&addr, timeout)?;
+    stream.set_read_timeout(Some(timeout))?;
+    stream.set_write_timeout(Some(timeout))?;
+    stream.set_nodelay(true)?;
+    let mut stream = BufReader::new(stream);
+    write_request(stream.get_mut(), addr, method, path, body, true)?;
+    read_response(&mut stream, method)
+}
+
+/// A GET on a connection of its own, within `timeout`.
+pub fn get(addr: SocketAddr, path: &str, timeout: Duration) -> io::Result<Response> {
+    request_once(addr, "GET", path, b"", timeout)
+}
+
+/// A PUT on a connection of its own, within `timeout`.
+pub fn put(addr: SocketAddr, path: &str, body: &str, timeout: Duration) -> io::Result<Response> {
+    request_once(addr, "PUT", path, body.as_bytes(), timeout)
+}
+
+fn write_request(
+    stream: &mut TcpStream,
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    body: &[u8],
+    close: bool,
+) -> io::Result<()> {
+    let connection = match close {
+        true => "Connection: close\r\n",
+        false => "",
+    };
     let head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: senate-api-tests\r\nContent-Length: {}\r\n\r\n",
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nUser-Agent: senate-tests\r\n{connection}Content-Length: {}\r\n\r\n",
         body.len()
     );
     let mut request = head.into_bytes();
@@ -204,6 +246,11 @@ impl Response {
 
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// Whether this is a KV write's acknowledgement: `200` with the body `true`.
+    pub fn is_true(&self) -> bool {
+        self.status == 200 && self.text().trim() == "true"
     }
 
     /// The body parsed as JSON; panics with the body if it is not JSON.
