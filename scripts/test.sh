@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The one command that runs every test: builds the workspace, runs the Rust tests, then the py-consul suite
-# against the real senate binary (a -dev server, then a follower of a 3-server cluster). Installs what is missing (Debian, as root). Runs both parts even if the
+# against the real senate binary (a -dev server, a follower of a 3-server cluster, and a client agent of one). Installs what is missing (Debian, as root). Runs both parts even if the
 # first fails, and exits non-zero if either failed.
 set -uo pipefail
 
@@ -69,6 +69,8 @@ run_python() {
     SENATE_BIN="$bin" "$VENV/bin/python" -m pytest tests/python -q || status=$?
     log "pytest tests/python (against a follower of a 3-server cluster)"
     SENATE_BIN="$bin" SENATE_TARGET=follower "$VENV/bin/python" -m pytest tests/python -q || status=$?
+    log "pytest tests/python (against a client agent of a 3-server cluster)"
+    SENATE_BIN="$bin" SENATE_TARGET=client "$VENV/bin/python" -m pytest tests/python -q || status=$?
     return "$status"
 }
 

@@ -28,12 +28,14 @@ class ConfiguredSenateServer(SenateServer):
 def senate(tmp_path_factory) -> SenateServer:
     """The server shared by the whole session; tests isolate themselves with `prefix`.
 
-    A dev-mode server, or with SENATE_TARGET=follower a follower of a 3-server cluster, so the
-    same suite checks that followers forward to the leader transparently."""
+    A dev-mode server; with SENATE_TARGET=follower a follower of a 3-server cluster, so the
+    same suite checks that followers forward to the leader transparently; with
+    SENATE_TARGET=client a client agent of a 3-server cluster, which holds no state of its own."""
     workdir = tmp_path_factory.mktemp("senate-shared")
-    if os.environ.get("SENATE_TARGET") == "follower":
-        cluster = SenateCluster(workdir).start()
-        yield cluster.follower()
+    target = os.environ.get("SENATE_TARGET")
+    if target in ("follower", "client"):
+        cluster = SenateCluster(workdir, with_client=target == "client").start()
+        yield cluster.follower() if target == "follower" else cluster.client_agent()
         cluster.stop()
         return
     server = SenateServer(workdir, "shared").start()

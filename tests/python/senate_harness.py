@@ -55,6 +55,8 @@ def free_ports(count: int) -> list[int]:
 class SenateServer:
     """One `senate agent` process: dev (in-memory) or durable (`-server -data-dir`)."""
 
+    is_server = True
+
     def __init__(self, workdir: Path, name: str, data_dir: Path | None = None, node_name: str = NODE_NAME):
         self.workdir = workdir
         self.name = name
@@ -195,16 +197,42 @@ class ClusterMember(SenateServer):
         return [member.rpc_address() for member in self.cluster]
 
 
-class SenateCluster:
-    """Three servers under one Raft; `follower()` is the one the tests talk to, named NODE_NAME."""
+class ClientMember(SenateServer):
+    """A client agent of a cluster (no `-server`), retry-joining one of its servers."""
 
-    def __init__(self, workdir: Path):
-        first = ClusterMember(workdir, "cluster-0", NODE_NAME, None)
+    is_server = False
+
+    def __init__(self, workdir: Path, name: str, node_name: str, cluster: list[ClusterMember]):
+        super().__init__(workdir, name, data_dir=workdir / f"{name}-data", node_name=node_name)
+        self.cluster = cluster
+
+    def mode(self) -> list[str]:
+        return [
+            "-data-dir",
+            str(self.data_dir),
+            f"-retry-join={HOST}:{self.cluster[0].ports['serf_lan']}",
+            "-retry-interval=1s",
+            "-hcl",
+            "performance { raft_multiplier = 1 }",
+        ]
+
+    def server_addresses(self) -> list[str]:
+        return [member.rpc_address() for member in self.cluster]
+
+
+class SenateCluster:
+    """Three servers under one Raft; `follower()` is the one the tests talk to, named NODE_NAME
+    (or, `with_client`, a client agent of the three, named NODE_NAME, from `client_agent()`)."""
+
+    def __init__(self, workdir: Path, with_client: bool = False):
+        first_name = f"{NODE_NAME}-server0" if with_client else NODE_NAME
+        first = ClusterMember(workdir, "cluster-0", first_name, None)
         self.members = [first] + [
             ClusterMember(workdir, f"cluster-{i}", f"{NODE_NAME}-peer{i}", first.ports["serf_lan"]) for i in (1, 2)
         ]
         for member in self.members:
             member.cluster = self.members
+        self.client = ClientMember(workdir, "client-0", NODE_NAME, self.members) if with_client else None
 
     def start(self) -> "SenateCluster":
         """Spawn all three at once (they wait for each other to bootstrap), then wait for one leader."""
@@ -227,6 +255,12 @@ class SenateCluster:
             )
         return member
 
+    def client_agent(self) -> ClientMember:
+        """The client agent, started once the servers agree on a leader."""
+        self.client.start()
+        return self.client
+
     def stop(self) -> None:
-        for member in self.members:
-            member.stop()
+        for member in [self.client, *self.members]:
+            if member is not None:
+                member.stop()

@@ -25,13 +25,13 @@ def test_peers_are_the_clusters_servers_including_the_leader(client, senate):
     assert client.status.leader() in peers
 
 
-def test_agent_self_config(client):
+def test_agent_self_config(client, senate):
     config = client.agent.self()["Config"]
 
     assert config["Datacenter"] == "dc1"
     assert config["NodeName"] == NODE_NAME
     assert CONSUL_VERSION.match(config["Version"]), config["Version"]
-    assert config["Server"] is True
+    assert config["Server"] is senate.is_server
 
 
 def test_agent_self_member(client, senate):
@@ -42,8 +42,12 @@ def test_agent_self_member(client, senate):
     assert member["Port"] == senate.ports["serf_lan"]
     assert member["Status"] == ALIVE
     assert member["Tags"]["dc"] == "dc1"
-    assert member["Tags"]["role"] == "consul"
-    assert member["Tags"]["port"] == str(senate.ports["server"])
+    if senate.is_server:
+        assert member["Tags"]["role"] == "consul"
+        assert member["Tags"]["port"] == str(senate.ports["server"])
+    else:
+        assert member["Tags"]["role"] == "node"
+        assert "port" not in member["Tags"]
 
 
 def test_members_lists_this_node(client, senate):
@@ -53,7 +57,7 @@ def test_members_lists_this_node(client, senate):
     assert me["Addr"] == HOST
     assert me["Port"] == senate.ports["serf_lan"]
     assert me["Status"] == ALIVE
-    assert me["Tags"]["role"] == "consul"
+    assert me["Tags"]["role"] == ("consul" if senate.is_server else "node")
 
 
 def test_wan_members_list_this_server(client, senate):

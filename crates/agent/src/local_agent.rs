@@ -7,7 +7,7 @@ use crate::checks::spec::CheckSpec;
 use crate::config::AgentConfig;
 use crate::local::{LocalCheck, LocalService, LocalState, StateFile};
 use crate::service::{ServiceDefinition, ServiceError};
-use senate_cluster::ClusterServer;
+use senate_cluster::Backend;
 use senate_types::catalog::{CheckStatus, HealthCheck, ServiceInstance};
 use serde_json::Value;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -64,7 +64,7 @@ impl StatusSink for Shared {
 /// This agent's services and checks.
 pub struct LocalAgent {
     pub(crate) config: Arc<AgentConfig>,
-    pub(crate) cluster: Arc<ClusterServer>,
+    pub(crate) backend: Backend,
     pub(crate) shared: Arc<Shared>,
     runner: CheckRunner,
     state_file: StateFile,
@@ -75,10 +75,7 @@ pub struct LocalAgent {
 impl LocalAgent {
     /// Restores persisted registrations, loads those in the config, starts their checks, and
     /// starts anti-entropy.
-    pub fn start(
-        config: Arc<AgentConfig>,
-        cluster: Arc<ClusterServer>,
-    ) -> Result<Arc<Self>, AgentError> {
+    pub fn start(config: Arc<AgentConfig>, backend: Backend) -> Result<Arc<Self>, AgentError> {
         let shared = Arc::new(Shared {
             state: Mutex::default(),
             sync_needed: Notify::new(),
@@ -88,7 +85,7 @@ impl LocalAgent {
             runner: CheckRunner::new(shared.clone()),
             server_service: config.server.then(|| server_service(&config)),
             config,
-            cluster,
+            backend,
             shared,
         });
         agent.restore()?;

@@ -1,11 +1,16 @@
 //! Anti-entropy: makes the catalog's view of this node match the agent's own state — the node
 //! record, its `serfHealth` check, and every local service and check — and repairs drift as soon
-//! as the catalog's record of this node changes, and at least every second.
+//! as the catalog's record of this node changes, and at least every second. The catalog's record
+//! is read as a query through the backend, so a client agent (which holds no replica) does it
+//! through a server exactly as a server does it locally.
 
 use crate::local::LocalState;
 use crate::local_agent::LocalAgent;
 use crate::member::advertise_ip;
-use senate_state::{Command, Tables, Topic};
+use senate_cluster::{Backend, ClusterError};
+use senate_query::catalog::NodeRecord;
+use senate_query::{Consistency, Query, QueryOptions};
+use senate_state::Command;
 use senate_types::catalog::{
     Deregistration, HealthCheck, Node, Registration, ServiceInstance, SERF_HEALTH_CHECK,
 };
@@ -28,73 +33,96 @@ pub(crate) async fn run(agent: Weak<LocalAgent>) {
         };
         strong.reap_critical_services();
         let shared = strong.shared.clone();
-        let catalog_signal = strong
-            .cluster
-            .store()
-            .subscribe(&Topic::Node(strong.config.node_name.clone()));
-        let catalog_changed = catalog_signal.notified();
         let local_changed = shared.sync_needed.notified();
-        tokio::pin!(catalog_changed, local_changed);
-        catalog_changed.as_mut().enable();
-        let synced = match strong.cluster.leadership().leader.is_some() {
-            true => strong.sync_once(&mut output_synced_at).await,
-            false => Ok(()),
-        };
-        let wait = match synced {
-            Ok(()) => TICK,
+        tokio::pin!(local_changed);
+        local_changed.as_mut().enable();
+        let (index, wait) = match strong.sync_once(&mut output_synced_at).await {
+            Ok(index) => (index, TICK),
             Err(error) => {
                 tracing::warn!(%error, "anti-entropy sync failed; retrying");
-                RETRY_AFTER
+                (0, RETRY_AFTER)
             }
         };
+        let (backend, node) = (strong.backend.clone(), strong.config.node_name.clone());
         drop(strong);
         tokio::select! {
-            _ = &mut catalog_changed => {}
+            _ = catalog_changed(&backend, node, index, wait) => {}
             _ = &mut local_changed => {}
-            _ = tokio::time::sleep(wait) => {}
         }
     }
 }
 
+/// Returns once the catalog's record of `node` moves past `index`, or after about `wait`.
+async fn catalog_changed(backend: &Backend, node: String, index: u64, wait: Duration) {
+    let started = Instant::now();
+    let watched = node_record(backend, node, index, wait).await;
+    if watched.is_err() || index == 0 {
+        tokio::time::sleep(wait.saturating_sub(started.elapsed())).await;
+    }
+}
+
+/// The catalog's record of `node` (from any server's replica), blocking while its index is
+/// `min_index` (0: at once).
+async fn node_record(
+    backend: &Backend,
+    node: String,
+    min_index: u64,
+    wait: Duration,
+) -> Result<(u64, bool, NodeRecord), ClusterError> {
+    let options = QueryOptions {
+        consistency: Consistency::Stale,
+        min_index,
+        wait,
+        ..QueryOptions::default()
+    };
+    let reply = backend.read(&Query::NodeRecord { node }, &options).await?;
+    let body = reply.answer.body.unwrap_or_default();
+    let record = NodeRecord::decode(&body)
+        .map_err(|e| ClusterError::Remote(format!("reading this node's catalog record: {e}")))?;
+    Ok((reply.answer.index, reply.known_leader, record))
+}
+
 impl LocalAgent {
-    /// Pushes every difference between local state and the catalog, in one Raft entry.
+    /// Pushes every difference between local state and the catalog, in one Raft entry, once a
+    /// leader is known; returns the index of the catalog record it compared with.
     pub(crate) async fn sync_once(
         &self,
         output_synced_at: &mut HashMap<String, Instant>,
-    ) -> Result<(), senate_cluster::ClusterError> {
+    ) -> Result<u64, ClusterError> {
+        let node = self.config.node_name.clone();
+        let (index, known_leader, record) = node_record(&self.backend, node, 0, TICK).await?;
+        if !known_leader {
+            return Ok(index);
+        }
         let local = self.shared.lock().clone();
-        let tables = self.cluster.store().snapshot();
-        let commands = self.plan(&tables, &local, output_synced_at);
+        let commands = self.plan(&record, &local, output_synced_at);
         if commands.is_empty() {
-            return Ok(());
+            return Ok(index);
         }
         tracing::debug!(
             changes = commands.len(),
             "anti-entropy syncing this node to the catalog"
         );
-        self.cluster
-            .write(Command::Batch(commands))
-            .await
-            .map(|_| ())
+        self.backend.write(Command::Batch(commands)).await?;
+        Ok(index)
     }
 
     /// Brings the catalog in line with this agent now (used at start-up, once Raft has a leader).
-    pub async fn sync_now(&self) -> Result<(), senate_cluster::ClusterError> {
-        self.sync_once(&mut HashMap::new()).await
+    pub async fn sync_now(&self) -> Result<(), ClusterError> {
+        self.sync_once(&mut HashMap::new()).await.map(|_| ())
     }
 
     fn plan(
         &self,
-        tables: &Tables,
+        record: &NodeRecord,
         local: &LocalState,
         output_synced_at: &mut HashMap<String, Instant>,
     ) -> Vec<Command> {
         let node_name = &self.config.node_name;
         let node = self.node_record();
         let mut commands = Vec::new();
-        let registered = tables.node(node_name);
-        let node_current = registered.is_some_and(|n| n.same_as(&node));
-        let (_, catalog_checks) = tables.node_checks(node_name);
+        let node_current = record.node.as_ref().is_some_and(|n| n.same_as(&node));
+        let catalog_checks = &record.checks;
         // The leader owns serfHealth from gossip; the agent only seeds it for a new node.
         let has_serf_health = catalog_checks
             .iter()
@@ -106,10 +134,7 @@ impl LocalAgent {
             commands.push(register(node.clone(), None, Vec::new()));
         }
         let catalog_services: HashMap<&str, &ServiceInstance> =
-            match tables.node_services(node_name).1 {
-                Some((_, services)) => services.into_iter().map(|s| (s.id.as_str(), s)).collect(),
-                None => HashMap::new(),
-            };
+            record.services.iter().map(|s| (s.id.as_str(), s)).collect();
         let wanted_services: HashMap<&str, &ServiceInstance> = local
             .services
             .values()
@@ -133,7 +158,7 @@ impl LocalAgent {
             }));
         }
         let catalog_checks: HashMap<&str, &HealthCheck> = catalog_checks
-            .into_iter()
+            .iter()
             .map(|c| (c.check_id.as_str(), c))
             .collect();
         for (id, local_check) in &local.checks {

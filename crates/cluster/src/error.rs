@@ -9,6 +9,9 @@ pub enum ClusterError {
     /// No leader was known within the hold timeout.
     #[error("No cluster leader")]
     NoLeader,
+    /// A client agent knows no live server to send the request to.
+    #[error("No known Consul servers")]
+    NoServers,
     /// The request was sent but its outcome is unknown (the leader died or timed out).
     #[error("rpc error making call: {0}")]
     Rpc(#[from] RpcError),

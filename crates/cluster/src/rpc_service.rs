@@ -1,13 +1,15 @@
-//! Answers what arrives on the server RPC port: Raft's own messages go to Raft; forwarded HTTP
-//! requests and proposals are served only while this server leads (otherwise the sender is told
-//! to find the leader); the rest serve bootstrap and leadership transfer.
+//! Answers what arrives on the server RPC port: Raft's own messages go to Raft; requests another
+//! server forwarded (queries, proposals, renewals, HTTP) are served only while this server leads
+//! (otherwise the sender is told to find the leader); a client agent's requests are served as
+//! if received here (forwarded on to the leader when they must be); the rest serve bootstrap and
+//! leadership transfer.
 
 use crate::error::ClusterError;
 use crate::server::ClusterServer;
 use crate::wire::{
     self, ForwardedRead, ForwardedRequest, HoldElections, PeerStatus, Proposal, ProposalReply,
-    SessionRenewal, CAMPAIGN, FORWARD_HTTP, HOLD_ELECTIONS, NOT_LEADER, PEER_STATUS, PROPOSE, READ,
-    RENEW_SESSION,
+    SessionRenewal, CAMPAIGN, CLIENT_HTTP, CLIENT_PROPOSE, CLIENT_READ, CLIENT_RENEW, FORWARD_HTTP,
+    HOLD_ELECTIONS, NOT_LEADER, PEER_STATUS, PROPOSE, READ, RENEW_SESSION,
 };
 use bytes::Bytes;
 use futures::future::BoxFuture;
@@ -39,7 +41,35 @@ async fn answer(server: &ClusterServer, kind: Kind, payload: &[u8]) -> Result<By
         return server.raft().answer_peer(kind, payload).await;
     }
     match kind {
-        FORWARD_HTTP => serve_http(server, wire::decode(payload)?).await,
+        FORWARD_HTTP => {
+            ensure_leader(server)?;
+            serve_http(server, wire::decode(payload)?, true).await
+        }
+        CLIENT_HTTP => serve_http(server, wire::decode(payload)?, false).await,
+        CLIENT_READ => {
+            let forwarded: ForwardedRead = wire::decode(payload)?;
+            let reply = server
+                .read(&forwarded.query, &forwarded.options)
+                .await
+                .map_err(|e| e.to_string())?;
+            wire::encode(&reply)
+        }
+        CLIENT_PROPOSE => {
+            let proposal: Proposal = wire::decode(payload)?;
+            let reply: ProposalReply = server
+                .write(proposal.command)
+                .await
+                .map_err(|e| e.to_string());
+            wire::encode(&reply)
+        }
+        CLIENT_RENEW => {
+            let renewal: SessionRenewal = wire::decode(payload)?;
+            let renewed = server
+                .renew_session(&renewal.id)
+                .await
+                .map_err(|e| e.to_string())?;
+            wire::encode(&renewed)
+        }
         PROPOSE => propose(server, wire::decode(payload)?).await,
         READ => read(server, wire::decode(payload)?).await,
         RENEW_SESSION => {
@@ -76,13 +106,18 @@ fn ensure_leader(server: &ClusterServer) -> Result<(), String> {
     }
 }
 
-async fn serve_http(server: &ClusterServer, request: ForwardedRequest) -> Result<Bytes, String> {
-    ensure_leader(server)?;
+/// Answers an HTTP request with this server's router: as the leader's part of a forward
+/// (`as_leader`), or as if a client had sent it here.
+async fn serve_http(
+    server: &ClusterServer,
+    request: ForwardedRequest,
+    as_leader: bool,
+) -> Result<Bytes, String> {
     let local = server
         .local_http()
         .ok_or("this server is still starting")?
         .clone();
-    wire::encode(&local.serve(request).await)
+    wire::encode(&local.serve(request, as_leader).await)
 }
 
 async fn propose(server: &ClusterServer, proposal: Proposal) -> Result<Bytes, String> {

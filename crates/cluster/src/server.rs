@@ -24,9 +24,14 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokio::time::Instant;
 
-/// Answers a forwarded HTTP request on this server (the HTTP layer provides it).
+/// Answers a forwarded HTTP request on this server (the HTTP layer provides it): as the
+/// leader's part of a forward (`as_leader`: answer here), or as if a client had sent it here.
 pub trait LocalHttp: Send + Sync + 'static {
-    fn serve(&self, request: ForwardedRequest) -> BoxFuture<'static, ForwardedResponse>;
+    fn serve(
+        &self,
+        request: ForwardedRequest,
+        as_leader: bool,
+    ) -> BoxFuture<'static, ForwardedResponse>;
 }
 
 /// A server: its Raft, its RPC client, its gossip pool and its datacenter.
@@ -386,7 +391,7 @@ impl ClusterServer {
 }
 
 /// A remote handler's text becomes [`ClusterError::Remote`]; transport failures stay RPC errors.
-fn remote_or_rpc(error: RpcError) -> ClusterError {
+pub(crate) fn remote_or_rpc(error: RpcError) -> ClusterError {
     match error {
         RpcError::Remote(text) => remote_text(text),
         other => ClusterError::Rpc(other),

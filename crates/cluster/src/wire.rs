@@ -23,6 +23,14 @@ pub const HOLD_ELECTIONS: Kind = 14;
 pub const READ: Kind = 15;
 /// A session renewal a server hands to the leader.
 pub const RENEW_SESSION: Kind = 16;
+/// A client agent's query for any server, which forwards it to the leader when it must.
+pub const CLIENT_READ: Kind = 17;
+/// A client agent's command for any server, which hands it to the leader.
+pub const CLIENT_PROPOSE: Kind = 18;
+/// A client agent's session renewal for any server, which hands it to the leader.
+pub const CLIENT_RENEW: Kind = 19;
+/// A client agent's HTTP request for any server to answer as if it had received it.
+pub const CLIENT_HTTP: Kind = 20;
 
 /// The text a server answers a leader-only request with when it is not the leader; the sender
 /// looks for the new leader and tries again.

@@ -13,6 +13,7 @@ use axum::routing::{get, put};
 use axum::Router;
 use senate_agent::config::AgentConfig;
 use senate_agent::member::advertise_ip;
+use senate_cluster::ClusterServer;
 use senate_gossip::Member;
 use senate_types::version::{CONSUL_API_VERSION, SENATE_VERSION};
 use serde::Serialize;
@@ -83,46 +84,26 @@ async fn agent_self(State(context): State<Arc<Context>>, uri: Uri) -> Result<Res
     Ok(reply::json(&body, params.has("pretty")))
 }
 
-/// The `Stats` block: string values by section, as Consul reports them.
+/// The `Stats` block: string values by section, as Consul reports them (a client agent has
+/// no `raft` section, and only `server` and `known_*` in `consul`).
 fn stats(context: &Context) -> Value {
-    let config = &context.config;
-    let view = context.cluster.leadership();
-    let (configuration_index, servers) = context.raft().servers();
     let members = context.cluster.gossip().members();
-    let alive = members.iter().filter(|m| m.status.code() == 1).count();
-    let state = match (view.is_leader, view.leader.is_some()) {
-        (true, _) => "Leader",
-        (false, true) => "Follower",
-        (false, false) => "Candidate",
-    };
-    json!({
+    let count = |code: u8| members.iter().filter(|m| m.status.code() == code).count();
+    let mut stats = json!({
         "agent": {
             "check_monitors": "0", "check_ttls": "0", "checks": "0", "services": "0",
         },
         "build": { "version": CONSUL_API_VERSION, "prerelease": "", "revision": "senate" },
         "consul": {
-            "server": config.server.to_string(),
-            "bootstrap": config.bootstrap.to_string(),
-            "leader": view.is_leader.to_string(),
-            "leader_addr": view.leader_address().unwrap_or_default(),
+            "server": context.config.server.to_string(),
             "known_datacenters": "1",
             "known_servers": context.cluster.gossip_servers().len().to_string(),
         },
-        "raft": {
-            "state": state,
-            "term": view.term.to_string(),
-            "last_log_index": view.last_log_index.to_string(),
-            "applied_index": view.applied_index.to_string(),
-            "num_peers": servers.len().saturating_sub(1).to_string(),
-            "latest_configuration_index": configuration_index.to_string(),
-            "last_contact": format!("{}ms", view.since_last_contact().as_millis()),
-            "protocol_version": "3",
-        },
         "serf_lan": {
             "members": members.len().to_string(),
-            "alive": alive.to_string(),
-            "failed": members.iter().filter(|m| m.status.code() == 4).count().to_string(),
-            "left": members.iter().filter(|m| m.status.code() == 3).count().to_string(),
+            "alive": count(1).to_string(),
+            "failed": count(4).to_string(),
+            "left": count(3).to_string(),
             "encrypted": "false",
         },
         "runtime": {
@@ -130,7 +111,36 @@ fn stats(context: &Context) -> Value {
             "os": std::env::consts::OS,
             "version": concat!("senate-", env!("CARGO_PKG_VERSION")),
         },
-    })
+    });
+    if let Some(server) = context.cluster.server() {
+        add_server_stats(&mut stats, server, context.config.bootstrap);
+    }
+    stats
+}
+
+/// A server's leadership in `consul`, and its `raft` section.
+fn add_server_stats(stats: &mut Value, server: &ClusterServer, bootstrap: bool) {
+    let view = server.leadership();
+    let (configuration_index, servers) = server.raft().servers();
+    let state = match (view.is_leader, view.leader.is_some()) {
+        (true, _) => "Leader",
+        (false, true) => "Follower",
+        (false, false) => "Candidate",
+    };
+    let consul = &mut stats["consul"];
+    consul["bootstrap"] = json!(bootstrap.to_string());
+    consul["leader"] = json!(view.is_leader.to_string());
+    consul["leader_addr"] = json!(view.leader_address().unwrap_or_default());
+    stats["raft"] = json!({
+        "state": state,
+        "term": view.term.to_string(),
+        "last_log_index": view.last_log_index.to_string(),
+        "applied_index": view.applied_index.to_string(),
+        "num_peers": servers.len().saturating_sub(1).to_string(),
+        "latest_configuration_index": configuration_index.to_string(),
+        "last_contact": format!("{}ms", view.since_last_contact().as_millis()),
+        "protocol_version": "3",
+    });
 }
 
 /// The `Config` block, with today's Consul fields and the 0.7-era ones older clients read.

@@ -1,10 +1,11 @@
 //! What every handler shares: the cluster seam (Raft, forwarding, gossip), the state store,
 //! the agent's configuration and local state.
 
+use crate::error::ApiError;
 use senate_agent::config::AgentConfig;
 use senate_agent::events::EventBuffer;
 use senate_agent::local_agent::LocalAgent;
-use senate_cluster::ClusterServer;
+use senate_cluster::{Backend, ClusterServer};
 use senate_consensus::RaftNode;
 use senate_state::Store;
 use std::sync::Arc;
@@ -12,7 +13,7 @@ use std::sync::Arc;
 /// Shared by all requests.
 pub struct Context {
     pub config: Arc<AgentConfig>,
-    pub cluster: Arc<ClusterServer>,
+    pub cluster: Backend,
     pub events: EventBuffer,
     pub agent: Arc<LocalAgent>,
     /// Reads the configuration files again (for `/v1/agent/reload`).
@@ -22,16 +23,24 @@ pub struct Context {
 }
 
 /// Re-reads the agent's configuration from its original sources.
-pub type ConfigLoader = Box<dyn Fn() -> Result<AgentConfig, String> + Send + Sync>;
+pub type ConfigLoader = Arc<dyn Fn() -> Result<AgentConfig, String> + Send + Sync>;
 
 impl Context {
-    /// The local replica of the replicated state store.
-    pub fn store(&self) -> &Arc<Store> {
-        self.cluster.store()
+    /// This agent as a server; the endpoints that call it are answered only by servers (a
+    /// client agent relays them to one, see [`crate::forward`]).
+    pub fn server(&self) -> Result<&Arc<ClusterServer>, ApiError> {
+        self.cluster
+            .server()
+            .ok_or_else(|| ApiError::internal("this endpoint is answered by servers only"))
     }
 
-    /// This server's Raft.
-    pub fn raft(&self) -> &Arc<RaftNode> {
-        self.cluster.raft()
+    /// The local replica of the replicated state store (servers only).
+    pub fn store(&self) -> Result<&Arc<Store>, ApiError> {
+        Ok(self.server()?.store())
+    }
+
+    /// This server's Raft (servers only).
+    pub fn raft(&self) -> Result<&Arc<RaftNode>, ApiError> {
+        Ok(self.server()?.raft())
     }
 }

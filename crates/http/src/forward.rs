@@ -1,9 +1,11 @@
-//! The operator endpoints (Raft configuration and peers, leadership transfer, autopilot) act on
-//! the leader's own view of the cluster, so a follower hands such a request to the leader as
-//! data over the server RPC port; the leader runs it through its own router, and its response
-//! (headers included) is relayed unchanged. A `?stale` read of them is answered here. Reads and
-//! writes of the replicated state do not come here: they travel as typed queries and commands
-//! (`senate_cluster::reads`, `ClusterServer::write`).
+//! Requests relayed whole, as data over the server RPC port, to the server that must answer
+//! them. On a server: the operator endpoints (Raft configuration and peers, leadership
+//! transfer, autopilot) act on the leader's own view of the cluster, so a follower hands them to
+//! the leader, which runs them through its own router; its response (headers included) is
+//! relayed unchanged; a `?stale` read of them is answered here. On a client agent, which holds
+//! no replica: the operator and status endpoints go to a server, which answers them as if it had
+//! received them. Reads and writes of the replicated state do not come here: they travel as
+//! typed queries and commands through the backend (`senate_cluster::Backend`).
 
 use crate::body::{read_limited, MAX_JSON_BODY};
 use crate::context::Context;
@@ -19,7 +21,8 @@ use futures::future::BoxFuture;
 use futures::FutureExt;
 use http_body_util::BodyExt;
 use senate_cluster::wire::{ForwardedRequest, ForwardedResponse};
-use senate_cluster::LocalHttp;
+use senate_cluster::{Backend, LocalHttp};
+use senate_consensus::RaftTiming;
 use senate_types::duration;
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,9 +33,11 @@ const FORWARDED: HeaderName = HeaderName::from_static("x-senate-forwarded");
 
 /// The path prefix of the endpoints only the leader answers (unless `?stale`).
 const LEADER_ONLY: &str = "/v1/operator/";
+/// The path prefixes a client agent has a server answer.
+const SERVERS_ONLY: [&str; 2] = ["/v1/operator/", "/v1/status/"];
 
-/// Whether a request must be answered by the leader. A `?stale` read is answered here unless
-/// `max_stale` is given and this server last heard from the leader longer ago than that.
+/// Whether a server must have the leader answer a request. A `?stale` read is answered here
+/// unless `max_stale` is given and this server last heard from the leader longer ago than that.
 fn needs_leader(method: &Method, path: &str, params: &Params, since_contact: Duration) -> bool {
     if !path.starts_with(LEADER_ONLY) {
         return false;
@@ -47,31 +52,33 @@ fn needs_leader(method: &Method, path: &str, params: &Params, since_contact: Dur
         .is_some_and(|max_stale| since_contact > max_stale)
 }
 
-/// The middleware: forwards leader-only requests from a follower, answers the rest here.
-pub async fn to_leader(
-    State(context): State<Arc<Context>>,
-    request: Request,
-    next: Next,
-) -> Response {
-    if context.cluster.is_leader() || request.headers().contains_key(&FORWARDED) {
+/// Whether this agent relays `request` rather than answering it.
+fn relays(context: &Context, request: &Request) -> bool {
+    if request.headers().contains_key(&FORWARDED) {
+        return false;
+    }
+    let path = request.uri().path();
+    match &context.cluster {
+        Backend::Client(_) => SERVERS_ONLY.iter().any(|p| path.starts_with(p)),
+        Backend::Server(server) => {
+            let params = Params::parse(request.uri().query());
+            let since_contact = server.leadership().since_last_contact();
+            !server.is_leader() && needs_leader(request.method(), path, &params, since_contact)
+        }
+    }
+}
+
+/// The middleware: relays what another server must answer, answers the rest here.
+pub async fn relay(State(context): State<Arc<Context>>, request: Request, next: Next) -> Response {
+    if !relays(&context, &request) {
         return next.run(request).await;
     }
-    let params = Params::parse(request.uri().query());
-    let since_contact = context.cluster.leadership().since_last_contact();
-    if !needs_leader(
-        request.method(),
-        request.uri().path(),
-        &params,
-        since_contact,
-    ) {
-        return next.run(request).await;
-    }
-    let timeout = context.raft().timing().hold_timeout() * 2;
+    let hold = RaftTiming::scaled(u32::from(context.config.raft_multiplier)).hold_timeout();
     let (forwarded, extensions) = match as_data(request, body_limit(&context)).await {
         Ok(parts) => parts,
         Err(error) => return error.into_response(),
     };
-    match context.cluster.forward_to_leader(&forwarded, timeout).await {
+    match context.cluster.forward_http(&forwarded, hold * 2).await {
         Ok(Some(response)) => from_data(response),
         Ok(None) => {
             // This server became the leader meanwhile: answer here, keeping what routing put
@@ -178,10 +185,14 @@ impl RouterHttp {
 }
 
 impl LocalHttp for RouterHttp {
-    fn serve(&self, request: ForwardedRequest) -> BoxFuture<'static, ForwardedResponse> {
+    fn serve(
+        &self,
+        request: ForwardedRequest,
+        as_leader: bool,
+    ) -> BoxFuture<'static, ForwardedResponse> {
         let router = self.router.clone();
         async move {
-            let request = from_request_data(request, true);
+            let request = from_request_data(request, as_leader);
             let response = match router.oneshot(request).await {
                 Ok(response) => response,
                 Err(never) => match never {},

@@ -4,8 +4,8 @@
 //! `max_stale`, index/wait, pretty), then asks the cluster seam (`senate_cluster`) to run a
 //! typed read (a `senate_query::Query`) or commit a typed write, here or on the leader, and
 //! answers through [`reply`] (JSON plus the `X-Consul-*` headers) or [`error::ApiError`].
-//! The operator endpoints, which act on the leader's view of the cluster, are relayed to the
-//! leader whole by [`forward`].
+//! The operator endpoints, which act on the leader's view of the cluster, are relayed whole to
+//! the leader by [`forward`] (and, on a client agent, the status endpoints to a server).
 
 pub mod agent;
 pub mod agent_local;
@@ -28,7 +28,7 @@ pub mod status;
 
 pub use context::Context;
 
-use axum::Router;
+pub use axum::Router;
 use std::sync::Arc;
 
 /// Every `/v1` route Senate serves.
@@ -47,7 +47,7 @@ pub fn router(context: Arc<Context>) -> Router {
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(
             context.clone(),
-            forward::to_leader,
+            forward::relay,
         ))
         .with_state(context)
 }

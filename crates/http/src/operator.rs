@@ -69,8 +69,11 @@ async fn configuration(
 ) -> Result<Response, ApiError> {
     let params = Params::parse(uri.query());
     let options = read_options(&params, &context)?;
-    context.cluster.ensure_readable(options.consistency).await?;
-    let (index, servers) = context.raft().servers();
+    context
+        .server()?
+        .ensure_readable(options.consistency)
+        .await?;
+    let (index, servers) = context.raft()?.servers();
     let servers = servers
         .into_iter()
         .map(|server| ServerView {
@@ -100,7 +103,7 @@ async fn remove_peer(State(context): State<Arc<Context>>, uri: Uri) -> Result<Re
             "Must specify only one of ?id or ?address",
         )),
         _ => {
-            context.cluster.remove_peer(address, id).await?;
+            context.server()?.remove_peer(address, id).await?;
             Ok(StatusCode::OK.into_response())
         }
     }
@@ -117,7 +120,7 @@ async fn transfer_leader(
     let params = Params::parse(uri.query());
     check_datacenter(&params, &context)?;
     context
-        .cluster
+        .server()?
         .transfer_leadership(non_empty(&params, "id"))
         .await?;
     Ok(reply::json(
@@ -132,8 +135,11 @@ async fn autopilot_configuration(
 ) -> Result<Response, ApiError> {
     let params = Params::parse(uri.query());
     let options = read_options(&params, &context)?;
-    context.cluster.ensure_readable(options.consistency).await?;
-    let (config, create_index, modify_index) = context.store().snapshot().autopilot_config();
+    context
+        .server()?
+        .ensure_readable(options.consistency)
+        .await?;
+    let (config, create_index, modify_index) = context.store()?.snapshot().autopilot_config();
     let view = AutopilotConfigJson::render(&config, create_index, modify_index);
     Ok(reply::read(&context, &options, modify_index.max(1), &view))
 }
@@ -196,11 +202,9 @@ fn server_fields(server: &ServerHealth, term: u64) -> Map<String, Value> {
 }
 
 /// Every server's health, and the term, read once for one answer.
-fn health_and_term(context: &Context) -> (Vec<ServerHealth>, u64) {
-    (
-        server_health(&context.cluster),
-        context.cluster.leadership().term,
-    )
+fn health_and_term(context: &Context) -> Result<(Vec<ServerHealth>, u64), ApiError> {
+    let server = context.server()?;
+    Ok((server_health(server), server.leadership().term))
 }
 
 async fn autopilot_health(
@@ -209,8 +213,11 @@ async fn autopilot_health(
 ) -> Result<Response, ApiError> {
     let params = Params::parse(uri.query());
     let options = read_options(&params, &context)?;
-    context.cluster.ensure_readable(options.consistency).await?;
-    let (health, term) = health_and_term(&context);
+    context
+        .server()?
+        .ensure_readable(options.consistency)
+        .await?;
+    let (health, term) = health_and_term(&context)?;
     let servers: Vec<Value> = health
         .iter()
         .map(|server| {
@@ -243,8 +250,11 @@ async fn autopilot_state(
 ) -> Result<Response, ApiError> {
     let params = Params::parse(uri.query());
     let options = read_options(&params, &context)?;
-    context.cluster.ensure_readable(options.consistency).await?;
-    let (health, term) = health_and_term(&context);
+    context
+        .server()?
+        .ensure_readable(options.consistency)
+        .await?;
+    let (health, term) = health_and_term(&context)?;
     let mut servers = Map::new();
     for server in &health {
         let raft = &server.raft;
@@ -286,7 +296,7 @@ async fn autopilot_state(
     Ok(reply::read(
         &context,
         &options,
-        context.store().snapshot().applied_index.max(1),
+        context.store()?.snapshot().applied_index.max(1),
         &body,
     ))
 }

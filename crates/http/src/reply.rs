@@ -6,12 +6,11 @@ use axum::body::Body;
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use senate_cluster::ReadReply;
+use senate_cluster::{LeaderSeen, ReadReply};
 pub use senate_query::render::json_bytes;
 use senate_query::QueryOptions;
 use senate_state::Outcome;
 use serde::Serialize;
-use std::time::Duration;
 
 /// A JSON answer to a write (no query headers).
 pub fn json<T: Serialize>(value: &T, pretty: bool) -> Response {
@@ -28,26 +27,9 @@ const KNOWN_LEADER: HeaderName = HeaderName::from_static("x-consul-knownleader")
 const LAST_CONTACT: HeaderName = HeaderName::from_static("x-consul-lastcontact");
 const EFFECTIVE_CONSISTENCY: HeaderName = HeaderName::from_static("x-consul-effective-consistency");
 
-/// What the answering server knew of its leader.
-pub struct Leadership {
-    pub known_leader: bool,
-    pub last_contact: Duration,
-}
-
-impl Leadership {
-    /// This server's own view.
-    pub fn here(context: &Context) -> Self {
-        let view = context.cluster.leadership();
-        Leadership {
-            known_leader: view.leader.is_some(),
-            last_contact: view.since_last_contact(),
-        }
-    }
-}
-
 /// The `X-Consul-Index`, `X-Consul-KnownLeader`, `X-Consul-LastContact` and effective-consistency headers.
-pub fn query_headers(leadership: &Leadership, options: &QueryOptions, index: u64) -> HeaderMap {
-    let known_leader = match leadership.known_leader {
+pub fn query_headers(leadership: &LeaderSeen, options: &QueryOptions, index: u64) -> HeaderMap {
+    let known_leader = match leadership.known {
         true => "true",
         false => "false",
     };
@@ -70,7 +52,7 @@ pub fn read<T: Serialize>(
     index: u64,
     value: &T,
 ) -> Response {
-    let mut headers = query_headers(&Leadership::here(context), options, index);
+    let mut headers = query_headers(&context.cluster.leader_seen(), options, index);
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     (StatusCode::OK, headers, json_bytes(value, options.pretty)).into_response()
 }
@@ -86,8 +68,8 @@ pub fn with_content_type(
     reply: ReadReply,
     content_type: &'static str,
 ) -> Response {
-    let leadership = Leadership {
-        known_leader: reply.known_leader,
+    let leadership = LeaderSeen {
+        known: reply.known_leader,
         last_contact: reply.last_contact,
     };
     let mut headers = query_headers(&leadership, options, reply.answer.index);

@@ -22,7 +22,7 @@ pub fn routes() -> Router<Arc<Context>> {
 async fn leader(State(context): State<Arc<Context>>, uri: Uri) -> Result<Response, ApiError> {
     let params = Params::parse(uri.query());
     check_datacenter(&params, &context)?;
-    let view = context.cluster.leadership();
+    let view = context.server()?.leadership();
     let leader = view.leader_address().unwrap_or_default();
     Ok(reply::json(&leader, params.has("pretty")))
 }
@@ -30,7 +30,7 @@ async fn leader(State(context): State<Arc<Context>>, uri: Uri) -> Result<Respons
 async fn peers(State(context): State<Arc<Context>>, uri: Uri) -> Result<Response, ApiError> {
     let params = Params::parse(uri.query());
     check_datacenter(&params, &context)?;
-    let (_, servers) = context.raft().servers();
+    let (_, servers) = context.raft()?.servers();
     let voters: Vec<String> = servers
         .into_iter()
         .filter(|s| s.voter)

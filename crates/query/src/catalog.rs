@@ -5,8 +5,8 @@ use crate::filters::{has_all_tags, NodeMetaFilter};
 use crate::query::Answer;
 use crate::render::json_bytes;
 use senate_state::Tables;
-use senate_types::catalog::{Node, ServiceInstance, Weights};
-use serde::Serialize;
+use senate_types::catalog::{HealthCheck, Node, ServiceInstance, Weights};
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// The nodes carrying the wanted metadata.
@@ -129,4 +129,33 @@ pub fn node(tables: &Tables, node: &str, pretty: bool) -> Answer {
         services: services.into_iter().map(|s| (s.id.as_str(), s)).collect(),
     });
     Answer::found(index, json_bytes(&view, pretty))
+}
+
+/// Everything the catalog holds for one node: its record, services and checks.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct NodeRecord {
+    pub node: Option<Node>,
+    pub services: Vec<ServiceInstance>,
+    pub checks: Vec<HealthCheck>,
+}
+
+impl NodeRecord {
+    /// Reads a record back from a [`node_record`] answer's body.
+    pub fn decode(body: &[u8]) -> Result<Self, serde_json::Error> {
+        serde_json::from_slice(body)
+    }
+}
+
+/// One node's [`NodeRecord`], at the index of the node's last change.
+pub fn node_record(tables: &Tables, node: &str) -> Answer {
+    let (index, found) = tables.node_services(node);
+    let (_, checks) = tables.node_checks(node);
+    let record = NodeRecord {
+        node: found.as_ref().map(|(node, _)| (*node).clone()),
+        services: found
+            .map(|(_, services)| services.into_iter().cloned().collect())
+            .unwrap_or_default(),
+        checks: checks.into_iter().cloned().collect(),
+    };
+    Answer::found(index, json_bytes(&record, false))
 }

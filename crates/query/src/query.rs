@@ -30,6 +30,9 @@ pub enum Query {
     },
     /// `/v1/catalog/node/<node>`.
     CatalogNode { node: String },
+    /// What the catalog holds for one node, for the agent's anti-entropy (not an HTTP
+    /// endpoint): a [`crate::catalog::NodeRecord`] as JSON.
+    NodeRecord { node: String },
     /// `/v1/health/node/<node>`.
     HealthNode { node: String },
     /// `/v1/health/checks/<service>`.
@@ -93,9 +96,9 @@ impl Query {
             Query::CatalogService { service, .. }
             | Query::HealthServiceChecks { service, .. }
             | Query::HealthService { service, .. } => vec![Topic::Service(service.clone())],
-            Query::CatalogNode { node } | Query::HealthNode { node } => {
-                vec![Topic::Node(node.clone())]
-            }
+            Query::CatalogNode { node }
+            | Query::NodeRecord { node }
+            | Query::HealthNode { node } => vec![Topic::Node(node.clone())],
             Query::HealthState { .. } => vec![Topic::Checks],
             Query::SessionInfo { .. } | Query::SessionsOfNode { .. } | Query::Sessions => {
                 vec![Topic::Sessions]
@@ -124,6 +127,7 @@ impl Query {
                 Answer::found(index, body)
             }
             Query::CatalogNode { node } => catalog::node(tables, node, pretty),
+            Query::NodeRecord { node } => catalog::node_record(tables, node),
             Query::HealthNode { node } => health::node(tables, node, pretty),
             Query::HealthServiceChecks { service, node_meta } => {
                 health::service_checks(tables, service, node_meta, pretty)

@@ -2,7 +2,9 @@
 
 mod api_client;
 mod cli;
+mod client;
 mod commands;
+mod runtime;
 mod server;
 
 use std::process::ExitCode;

@@ -25,7 +25,7 @@ pub fn run(args: &AgentArgs) -> anyhow::Result<ExitCode> {
         .build()
         .context("==> Error starting the async runtime")?;
     runtime
-        .block_on(crate::server::run(config, args.clone()))
+        .block_on(run_agent(config, args.clone()))
         .map_err(|e| anyhow!("==> {e:#}"))?;
     Ok(ExitCode::SUCCESS)
 }
@@ -100,5 +100,13 @@ impl PidFile {
 impl Drop for PidFile {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// Runs a server or a client agent, as the configuration says.
+async fn run_agent(config: AgentConfig, args: AgentArgs) -> anyhow::Result<()> {
+    match config.server {
+        true => crate::server::run(config, args).await,
+        false => crate::client::run(config, args).await,
     }
 }

@@ -448,6 +448,28 @@ fn service_maintenance_adds_and_removes_a_critical_service_check() {
 }
 
 #[test]
+fn sighup_reloads_the_configuration_and_the_agent_keeps_running() {
+    let config_dir = TempDir::new("config");
+    let config = config_dir.path().join("services.json");
+    let write_config = |name: &str| {
+        let body = json!({"services": [{"name": name, "port": 9000}]});
+        std::fs::write(&config, body.to_string()).expect("writing the config file");
+    };
+    write_config("before-hup");
+    let config_flag = format!("-config-file={}", config.display());
+    let mut server = Server::dev_with(&[&config_flag]);
+    let mut c = server.client();
+    write_config("after-hup");
+    server.signal("HUP");
+    wait_for(Duration::from_secs(30), "the reloaded service", || {
+        let services = get_json(&mut c, "/v1/agent/services");
+        let names: Vec<&String> = services.as_object()?.keys().collect();
+        (names == ["after-hup"]).then_some(())
+    });
+    assert!(server.is_running(), "SIGHUP must not stop the agent");
+}
+
+#[test]
 fn reload_reapplies_config_services_and_keeps_api_ones() {
     let config_dir = TempDir::new("config");
     let config = config_dir.path().join("services.json");

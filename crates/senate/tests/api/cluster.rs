@@ -12,10 +12,12 @@ use std::time::{Duration, Instant};
 const FAST_RAFT: &str = "performance { raft_multiplier = 1 }";
 const FORM_DEADLINE: Duration = Duration::from_secs(30);
 
-/// A cluster of servers, each with its own data directory.
+/// A cluster of servers and client agents, each with its own data directory.
 pub struct Cluster {
     pub servers: Vec<Server>,
+    pub clients: Vec<Server>,
     dirs: Vec<TempDir>,
+    client_dirs: Vec<TempDir>,
 }
 
 impl Cluster {
@@ -23,8 +25,20 @@ impl Cluster {
     pub fn empty() -> Cluster {
         Cluster {
             servers: Vec::new(),
+            clients: Vec::new(),
             dirs: Vec::new(),
+            client_dirs: Vec::new(),
         }
+    }
+
+    /// Starts a client agent joining every server; returns its index in `clients`.
+    pub fn add_client(&mut self) -> usize {
+        let dir = TempDir::new("client");
+        let join: Vec<u16> = self.servers.iter().map(Server::serf_lan_port).collect();
+        let client = Server::client_agent(dir.path(), &join, &["-hcl", FAST_RAFT]);
+        self.clients.push(client);
+        self.client_dirs.push(dir);
+        self.clients.len() - 1
     }
 
     /// Server `index`'s data directory.

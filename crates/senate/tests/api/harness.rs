@@ -95,6 +95,11 @@ enum Mode {
         expect: u32,
         join: Vec<u16>,
     },
+    /// A client agent (no `-server`), joining servers' gossip ports.
+    Client {
+        data_dir: PathBuf,
+        join: Vec<u16>,
+    },
 }
 
 /// A running `senate agent`, killed on drop.
@@ -136,6 +141,16 @@ impl Server {
         let mode = Mode::Member {
             data_dir: data_dir.to_path_buf(),
             expect,
+            join: join.to_vec(),
+        };
+        Server::launch(mode, extra_args)
+    }
+
+    /// A client agent retry-joining the gossip ports in `join`; returns once its HTTP API
+    /// answers.
+    pub fn client_agent(data_dir: &Path, join: &[u16], extra_args: &[&str]) -> Server {
+        let mode = Mode::Client {
+            data_dir: data_dir.to_path_buf(),
             join: join.to_vec(),
         };
         Server::launch(mode, extra_args)
@@ -184,7 +199,7 @@ impl Server {
             .map_err(|e| format!("spawning senate: {e}"))?;
         self.child = Some(child);
         match self.mode {
-            Mode::Member { .. } => self.wait_until_serving(),
+            Mode::Member { .. } | Mode::Client { .. } => self.wait_until_serving(),
             Mode::Dev | Mode::Durable(_) => self.wait_until_leader(),
         }
     }
@@ -203,16 +218,9 @@ impl Server {
                 join,
             } => {
                 args.extend(["-server".to_string(), format!("-bootstrap-expect={expect}")]);
-                args.extend(["-data-dir".to_string(), data_dir.display().to_string()]);
-                args.extend([
-                    "-bind=127.0.0.1".to_string(),
-                    "-retry-interval=1s".to_string(),
-                ]);
-                args.extend(
-                    join.iter()
-                        .map(|port| format!("-retry-join=127.0.0.1:{port}")),
-                );
+                args.extend(joining(data_dir, join));
             }
+            Mode::Client { data_dir, join } => args.extend(joining(data_dir, join)),
         }
         let p = self.ports;
         args.extend([
@@ -358,13 +366,8 @@ impl Server {
     /// Asks the process to shut down cleanly (SIGTERM), waits until it has exited, and starts
     /// it again with the same flags, data directory and ports.
     pub fn stop_and_restart(&mut self) {
+        self.signal("TERM");
         let mut child = self.child.take().expect("the server is running");
-        let pid = child.id().to_string();
-        let signalled = Command::new("kill").args(["-TERM", &pid]).status();
-        assert!(
-            signalled.is_ok_and(|status| status.success()),
-            "could not send SIGTERM to senate (pid {pid})"
-        );
         let deadline = Instant::now() + STOP_DEADLINE;
         while child.try_wait().ok().flatten().is_none() {
             if Instant::now() > deadline {
@@ -379,6 +382,18 @@ impl Server {
         if let Err(failure) = self.start() {
             panic!("senate did not come back after a clean stop: {failure}");
         }
+    }
+
+    /// Sends the running process the signal `name` (`"TERM"`, `"HUP"`, ...).
+    pub fn signal(&self, name: &str) {
+        let pid = self.child.as_ref().expect("the server is running").id();
+        let signalled = Command::new("kill")
+            .args([format!("-{name}"), pid.to_string()])
+            .status();
+        assert!(
+            signalled.is_ok_and(|status| status.success()),
+            "could not send SIG{name} to senate (pid {pid})"
+        );
     }
 
     fn log_tail(&self) -> String {
@@ -429,4 +444,19 @@ pub fn wait_for<T>(timeout: Duration, what: &str, mut probe: impl FnMut() -> Opt
         );
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// The flags of an agent that keeps `data_dir` and retry-joins the gossip ports in `join`.
+fn joining(data_dir: &Path, join: &[u16]) -> Vec<String> {
+    let mut args = vec![
+        "-data-dir".to_string(),
+        data_dir.display().to_string(),
+        "-bind=127.0.0.1".to_string(),
+        "-retry-interval=1s".to_string(),
+    ];
+    args.extend(
+        join.iter()
+            .map(|port| format!("-retry-join=127.0.0.1:{port}")),
+    );
+    args
 }

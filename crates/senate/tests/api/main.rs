@@ -7,6 +7,7 @@ mod bad_input;
 mod blocking;
 mod catalog;
 mod checks;
+mod client_agents;
 mod cluster;
 mod cluster_lifecycle;
 mod durability;
