@@ -186,7 +186,7 @@ fn force_leave_moves_a_failed_client_to_left_and_prune_forgets_it() {
         member_status(&mut server, &node).is_none().then_some(())
     });
     let unknown = server.put("/v1/agent/force-leave/no-such-node", "");
-    assert_eq!(unknown.status, 500, "{}", unknown.text());
+    assert_eq!(unknown.status, 404, "{}", unknown.text());
     assert!(
         unknown.text().contains("no-such-node"),
         "{}",
