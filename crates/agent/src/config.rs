@@ -98,8 +98,12 @@ pub struct AgentConfig {
     pub retry_max: u32,
     /// `ui_config.enabled` (`-ui`, legacy `ui`): whether the web UI was asked for.
     pub ui: bool,
-    /// `encrypt`: the gossip encryption key, if configured.
+    /// `encrypt`: the gossip encryption key (base64), if configured.
     pub encrypt: Option<String>,
+    /// `encrypt_verify_incoming`: refuse unencrypted gossip once encryption is on.
+    pub encrypt_verify_incoming: bool,
+    /// `encrypt_verify_outgoing`: encrypt outgoing gossip once encryption is on.
+    pub encrypt_verify_outgoing: bool,
     /// `node_meta`: free-form metadata for this node.
     pub node_meta: BTreeMap<String, String>,
     /// Problems found while loading that did not stop start-up (unsupported keys, deprecated

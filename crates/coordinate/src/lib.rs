@@ -57,4 +57,4 @@ pub use client::{Client, MAX_RTT};
 pub use config::Config;
 pub use coordinate::Coordinate;
 pub use error::CoordinateError;
-pub use sort::sort_by_distance;
+pub use sort::{distance_rank, sort_by_distance};

@@ -14,7 +14,14 @@ pub fn sort_by_distance<T>(
     items: &mut [T],
     coordinate_of: impl Fn(&T) -> Option<&Coordinate>,
 ) {
-    items.sort_by_cached_key(|item| unknown_last(known_distance(origin, coordinate_of(item))));
+    items.sort_by_cached_key(|item| distance_rank(origin, coordinate_of(item)));
+}
+
+/// The sort key [`sort_by_distance`] orders by: every known distance from `origin`, nearest
+/// first, before every target without a (compatible, valid) coordinate. For callers whose
+/// coordinates live elsewhere than in the items.
+pub fn distance_rank(origin: &Coordinate, target: Option<&Coordinate>) -> (bool, Duration) {
+    unknown_last(known_distance(origin, target))
 }
 
 fn known_distance(origin: &Coordinate, target: Option<&Coordinate>) -> Option<Duration> {

@@ -4,8 +4,9 @@
 
 use crate::codec::{WireCodec, WireMember};
 use crate::config::{foca_config, GossipTiming};
+use crate::encryption::Envelope;
 use crate::error::GossipError;
-use crate::frame::{JoinFrame, Refusal, Roster};
+use crate::frame::{Frame, Refusal, Roster};
 use crate::identity::{NodeId, Tags};
 use crate::intents::{IntentHandler, LeaveIntent};
 use crate::member::{build_table, MemberStatus, Row};
@@ -24,9 +25,10 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-/// How often the member list is rebuilt even without news (reaped members, stale intents).
 /// The tag carrying a member's node ID (Consul's `id`), which no two live members may share.
 const NODE_ID_TAG: &str = "id";
+
+/// How often the member list is rebuilt even without news (reaped members, stale intents).
 const HOUSEKEEPING: Duration = Duration::from_secs(5);
 
 /// What the handles and the join listener ask of the actor.
@@ -35,7 +37,7 @@ pub(crate) enum Command {
     Hello {
         from: NodeId,
         roster: Roster,
-        reply: oneshot::Sender<JoinFrame>,
+        reply: oneshot::Sender<Frame>,
     },
     /// A node we contacted welcomed us: learn what it knows and announce to it.
     Joined {
@@ -44,7 +46,7 @@ pub(crate) enum Command {
         reply: oneshot::Sender<()>,
     },
     /// The hello this node sends when joining.
-    OwnHello { reply: oneshot::Sender<JoinFrame> },
+    OwnHello { reply: oneshot::Sender<Frame> },
     SetTags {
         tags: Tags,
         reply: oneshot::Sender<Result<(), GossipError>>,
@@ -73,6 +75,8 @@ pub(crate) struct Actor {
     runtime: AccumulatingRuntime<NodeId>,
     timers: TimerQueue,
     socket: Arc<UdpSocket>,
+    /// Seals every datagram sent (with encryption on).
+    envelope: Envelope,
     shared: Arc<Shared>,
     timing: GossipTiming,
     /// The live-member count foca's configuration was last scaled for.
@@ -88,6 +92,7 @@ impl Actor {
         identity: NodeId,
         timing: GossipTiming,
         socket: Arc<UdpSocket>,
+        envelope: Envelope,
         shared: Arc<Shared>,
     ) -> Actor {
         let rng = SmallRng::seed_from_u64(identity.generation ^ u64::from(identity.addr.port()));
@@ -99,6 +104,7 @@ impl Actor {
             runtime: AccumulatingRuntime::new(),
             timers: TimerQueue::default(),
             socket,
+            envelope,
             shared,
             timing,
             cluster_size: 1,
@@ -187,7 +193,7 @@ impl Actor {
                 let _gone = reply.send(());
             }
             Command::OwnHello { reply } => {
-                let _gone = reply.send(JoinFrame::Hello {
+                let _gone = reply.send(Frame::Hello {
                     from: self.foca.identity().clone(),
                     roster: self.roster(),
                 });
@@ -218,17 +224,17 @@ impl Actor {
 
     /// Answers a joiner's hello: refused while a live member holds its name at another
     /// address or its node ID under another name, else admitted — both sides learn each other's full membership.
-    fn hello(&mut self, from: NodeId, roster: Roster) -> JoinFrame {
+    fn hello(&mut self, from: NodeId, roster: Roster) -> Frame {
         if self.status != MemberStatus::Alive {
             let name = &self.foca.identity().name;
-            return JoinFrame::Refused(Refusal::Other(format!("{name} is leaving the cluster")));
+            return Frame::Refused(Refusal::Other(format!("{name} is leaving the cluster")));
         }
         if let Some(existing) = self.conflicting_address(&from) {
             tracing::warn!(
                 name = %from.name, joiner = %from.addr, %existing,
                 "refused a joiner whose name a live member uses at another address"
             );
-            return JoinFrame::Refused(Refusal::NameConflict {
+            return Frame::Refused(Refusal::NameConflict {
                 name: from.name.to_string(),
                 existing,
             });
@@ -239,12 +245,12 @@ impl Actor {
                 name = %from.name, %id, %holder,
                 "refused a joiner whose node ID a live member uses"
             );
-            return JoinFrame::Refused(Refusal::Other(format!(
+            return Frame::Refused(Refusal::Other(format!(
                 "Member '{}' has conflicting node ID '{id}' with member '{holder}'",
                 from.name
             )));
         }
-        let welcome = JoinFrame::Welcome {
+        let welcome = Frame::Welcome {
             from: self.foca.identity().clone(),
             roster: self.roster(),
         };
@@ -407,7 +413,11 @@ impl Actor {
     /// Sends what foca produced, schedules its timers, and publishes after a change.
     async fn drain(&mut self) {
         while let Some((to, data)) = self.runtime.to_send() {
-            if let Err(error) = self.socket.send_to(&data, to.addr).await {
+            let sent = match self.envelope.seal(&data) {
+                Ok(sealed) => self.socket.send_to(&sealed, to.addr).await.map(drop),
+                Err(error) => Err(std::io::Error::other(error)),
+            };
+            if let Err(error) = sent {
                 tracing::debug!(%error, to = %to.addr, "gossip datagram not sent");
             }
         }

@@ -3,8 +3,10 @@
 
 use crate::error::GossipError;
 use std::collections::BTreeMap;
+use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::num::{NonZeroU8, NonZeroUsize};
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// How long a failed or left member stays listed (Consul's reconnect_timeout default, 72 h).
@@ -33,6 +35,62 @@ pub struct GossipConfig {
     pub tags: BTreeMap<String, String>,
     /// Protocol timings.
     pub timing: GossipTiming,
+    /// Gossip encryption; `None` (or no key anywhere) sends and accepts plaintext only.
+    pub encryption: Option<EncryptionConfig>,
+}
+
+/// Gossip encryption as Consul configures it: `encrypt`, the keyring file serf keeps in the
+/// data directory, and `encrypt_verify_incoming` / `encrypt_verify_outgoing`. Encryption is
+/// on when the keyring file exists or `initial_key` is set; otherwise it is off.
+#[derive(Clone, PartialEq, Eq)]
+pub struct EncryptionConfig {
+    /// The gossip key (Consul's `encrypt`), standard base64 of 16, 24 or 32 bytes. Used when
+    /// the keyring file does not exist yet, and then written to it.
+    pub initial_key: Option<String>,
+    /// Where the keyring is kept (Consul's `<data_dir>/serf/local.keyring`): a JSON array of
+    /// base64 keys, the primary first. When it exists it wins over `initial_key`.
+    pub keyring_file: Option<PathBuf>,
+    /// Refuse plaintext input (default true); when false, both plaintext and encrypted
+    /// input are accepted, as when turning encryption on in a running cluster.
+    pub verify_incoming: bool,
+    /// Encrypt output (default true).
+    pub verify_outgoing: bool,
+}
+
+impl EncryptionConfig {
+    /// Encryption with `key` and nothing persisted, verifying both ways.
+    pub fn with_key(key: impl Into<String>) -> EncryptionConfig {
+        EncryptionConfig {
+            initial_key: Some(key.into()),
+            ..EncryptionConfig::default()
+        }
+    }
+}
+
+impl Default for EncryptionConfig {
+    fn default() -> Self {
+        EncryptionConfig {
+            initial_key: None,
+            keyring_file: None,
+            verify_incoming: true,
+            verify_outgoing: true,
+        }
+    }
+}
+
+/// The key is a secret: it is never printed.
+impl fmt::Debug for EncryptionConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EncryptionConfig")
+            .field(
+                "initial_key",
+                &self.initial_key.as_ref().map(|_| "<redacted>"),
+            )
+            .field("keyring_file", &self.keyring_file)
+            .field("verify_incoming", &self.verify_incoming)
+            .field("verify_outgoing", &self.verify_outgoing)
+            .finish()
+    }
 }
 
 /// SWIM timings, named as memberlist names them.
@@ -207,6 +265,14 @@ mod tests {
         let mut timing = GossipTiming::lan();
         timing.suspicion_multiplier = 0;
         assert!(timing.validate().is_err());
+    }
+
+    #[test]
+    fn encryption_verifies_both_ways_by_default_and_hides_the_key() {
+        let config = EncryptionConfig::with_key("c2VjcmV0");
+        assert!(config.verify_incoming && config.verify_outgoing);
+        let printed = format!("{config:?}");
+        assert!(!printed.contains("c2VjcmV0"), "{printed}");
     }
 
     #[test]

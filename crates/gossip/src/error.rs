@@ -1,5 +1,6 @@
 //! Why a gossip operation failed, in words an operator can act on.
 
+use crate::cipher::KeyError;
 use std::io;
 use std::net::SocketAddr;
 
@@ -35,6 +36,15 @@ pub enum GossipError {
     /// The encoded tags are larger than gossip can carry.
     #[error("gossip tags take {size} bytes encoded; the limit is {limit}")]
     TagsTooLarge { size: usize, limit: usize },
+    /// A gossip encryption key is malformed.
+    #[error("invalid encrypt key: {0}")]
+    InvalidKey(#[from] KeyError),
+    /// The keyring file cannot be read, parsed or written.
+    #[error("gossip keyring file: {0}")]
+    KeyringFile(String),
+    /// A keyring operation on a node without gossip encryption.
+    #[error("Gossip encryption is not enabled")]
+    KeyringDisabled,
     /// The gossip layer was shut down or has left the cluster.
     #[error("gossip has been shut down")]
     Shutdown,

@@ -1,15 +1,19 @@
 //! The public gossip handle: starts the sockets and the actor, and offers join, the member
-//! list and its change counter, tags, leave, force-leave and shutdown.
+//! list and its change counter, tags, leave, force-leave, keyring operations and shutdown.
 
 use crate::actor::{Actor, Command, Inbox};
 use crate::address;
 use crate::codec::options;
 use crate::config::{advertised, GossipConfig};
+use crate::encryption::Envelope;
 use crate::error::GossipError;
+use crate::exchange;
 use crate::frame::{self, Refusal};
 use crate::identity::{NodeId, Tags};
 use crate::intents::LeaveIntent;
 use crate::join::{self, Contact};
+use crate::key_query::{self, KeyringReport};
+use crate::keyring::KeyringOp;
 use crate::member::{Member, MemberStatus, Row};
 use crate::shared::{ForceLeave, Shared};
 use crate::udp;
@@ -43,6 +47,7 @@ pub struct Gossip {
 struct Handle {
     shared: Arc<Shared>,
     commands: mpsc::UnboundedSender<Command>,
+    envelope: Envelope,
     local_address: SocketAddr,
     gossip_interval: Duration,
     initial: Member,
@@ -69,6 +74,7 @@ impl Gossip {
         config.timing.validate()?;
         check_name(&config.node_name)?;
         check_tags(&config.tags)?;
+        let envelope = Envelope::start(config.encryption.as_ref())?;
         let (udp_socket, listener) = bind(config.bind).await?;
         let bound = udp_socket.local_addr()?;
         let local_address = advertised(config.advertise, bound);
@@ -79,14 +85,28 @@ impl Gossip {
         let (commands, command_inbox) = mpsc::unbounded_channel();
         let (datagrams, datagram_inbox) = mpsc::channel(udp::INBOX);
         let helpers = vec![
-            tokio::spawn(udp::receive(Arc::clone(&socket), datagrams)),
-            tokio::spawn(join::serve(listener, commands.clone())),
+            tokio::spawn(udp::receive(
+                Arc::clone(&socket),
+                datagrams,
+                envelope.clone(),
+            )),
+            tokio::spawn(exchange::serve(
+                listener,
+                commands.clone(),
+                envelope.clone(),
+            )),
         ];
         let inbox = Inbox {
             commands: command_inbox,
             datagrams: datagram_inbox,
         };
-        let actor = Actor::new(identity, config.timing.clone(), socket, Arc::clone(&shared));
+        let actor = Actor::new(
+            identity,
+            config.timing.clone(),
+            socket,
+            envelope.clone(),
+            Arc::clone(&shared),
+        );
         tokio::spawn(async move {
             if let Some(reply) = actor.run(inbox, helpers).await {
                 let _caller_gone = reply.send(());
@@ -97,6 +117,7 @@ impl Gossip {
             inner: Arc::new(Handle {
                 shared,
                 commands,
+                envelope,
                 local_address,
                 gossip_interval: config.timing.gossip_interval,
                 initial,
@@ -126,7 +147,7 @@ impl Gossip {
 
     async fn own_hello(&self) -> Result<Vec<u8>, GossipError> {
         let hello = self.ask(|reply| Command::OwnHello { reply }).await?;
-        frame::encode(&hello)
+        frame::encode(&hello, &self.inner.envelope)
             .map_err(|error| GossipError::Join(format!("cannot encode the join hello: {error}")))
     }
 
@@ -137,7 +158,7 @@ impl Gossip {
         };
         let mut failures = Vec::new();
         for target in &targets {
-            match join::contact(*target, hello).await {
+            match join::contact(*target, hello, &self.inner.envelope).await {
                 Ok(Contact::Welcome { from, roster }) => {
                     let remote = from;
                     return match self
@@ -220,6 +241,37 @@ impl Gossip {
                 Ok(())
             }
         }
+    }
+
+    /// Whether gossip is encrypted on this node.
+    pub fn encryption_enabled(&self) -> bool {
+        self.inner.envelope.encryption().is_some()
+    }
+
+    /// Runs a keyring operation (Consul's `/v1/operator/keyring`) on every live member, this
+    /// node included, or with `local_only` on this node alone. Without encryption it is
+    /// [`GossipError::KeyringDisabled`]; a malformed key is refused before anything is sent.
+    /// What failed on a node, or a node that did not answer, is in the report's messages.
+    pub async fn keyring(
+        &self,
+        op: KeyringOp,
+        local_only: bool,
+    ) -> Result<KeyringReport, GossipError> {
+        let envelope = &self.inner.envelope;
+        let encryption = envelope.encryption().ok_or(GossipError::KeyringDisabled)?;
+        let _valid = op.change()?;
+        if local_only {
+            let reply = key_query::run_locally(encryption, &op).await;
+            let local = self.inner.initial.name.clone();
+            return Ok(KeyringReport::collect([(local, Ok(reply))]));
+        }
+        let alive = self
+            .members()
+            .into_iter()
+            .filter(|member| member.status == MemberStatus::Alive)
+            .map(|member| (member.name, SocketAddr::new(member.addr, member.port)))
+            .collect();
+        key_query::ask_all(alive, &op, envelope).await
     }
 
     /// Stops every task and closes the sockets, without telling the cluster.

@@ -1,6 +1,8 @@
-//! The UDP receive loop: every datagram that arrives goes to the actor's inbox, and is
-//! dropped (with a debug log) when the inbox is full rather than stalling the socket.
+//! The UDP receive loop: every datagram that arrives is opened (with encryption on) and goes
+//! to the actor's inbox. One that cannot be opened, or finds the inbox full, is dropped with
+//! a debug log rather than stalling the socket.
 
+use crate::encryption::Envelope;
 use bytes::Bytes;
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,12 +18,23 @@ const RECEIVE_BUFFER: usize = 64 * 1024;
 /// Pause after a receive error, so a broken socket cannot spin the loop.
 const ERROR_PAUSE: Duration = Duration::from_millis(10);
 
-pub(crate) async fn receive(socket: Arc<UdpSocket>, inbox: mpsc::Sender<Bytes>) {
+pub(crate) async fn receive(
+    socket: Arc<UdpSocket>,
+    inbox: mpsc::Sender<Bytes>,
+    envelope: Envelope,
+) {
     let mut buffer = vec![0u8; RECEIVE_BUFFER];
     loop {
         match socket.recv_from(&mut buffer).await {
             Ok((length, from)) => {
-                let datagram = Bytes::copy_from_slice(buffer.get(..length).unwrap_or_default());
+                let received = buffer.get(..length).unwrap_or_default();
+                let datagram = match envelope.open(received) {
+                    Ok(opened) => Bytes::copy_from_slice(opened.bytes()),
+                    Err(error) => {
+                        tracing::debug!(%from, %error, length, "gossip datagram dropped");
+                        continue;
+                    }
+                };
                 match inbox.try_send(datagram) {
                     Ok(()) => {}
                     Err(TrySendError::Full(_)) => {

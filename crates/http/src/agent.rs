@@ -104,7 +104,7 @@ fn stats(context: &Context) -> Value {
             "alive": count(1).to_string(),
             "failed": count(4).to_string(),
             "left": count(3).to_string(),
-            "encrypted": "false",
+            "encrypted": context.cluster.gossip().encryption_enabled().to_string(),
         },
         "runtime": {
             "arch": std::env::consts::ARCH,

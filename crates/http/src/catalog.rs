@@ -4,7 +4,7 @@
 use crate::body::read_json;
 use crate::context::Context;
 use crate::error::ApiError;
-use crate::query::{answer, check_datacenter, node_meta_filter, tags, Params};
+use crate::query::{answer, check_datacenter, near, node_meta_filter, tags, Params};
 use crate::reply;
 use axum::body::Body;
 use axum::extract::{Path, State};
@@ -184,8 +184,11 @@ async fn datacenters(State(context): State<Arc<Context>>, uri: Uri) -> Result<Re
 
 async fn nodes(State(context): State<Arc<Context>>, uri: Uri) -> Result<Response, ApiError> {
     let params = Params::parse(uri.query());
-    let node_meta = node_meta_filter(&params)?;
-    answer(&context, &params, Query::CatalogNodes { node_meta }).await
+    let query = Query::CatalogNodes {
+        node_meta: node_meta_filter(&params)?,
+        near: near(&params, &context),
+    };
+    answer(&context, &params, query).await
 }
 
 async fn services(State(context): State<Arc<Context>>, uri: Uri) -> Result<Response, ApiError> {
@@ -204,6 +207,7 @@ async fn service(
         service,
         tags: tags(&params),
         node_meta: node_meta_filter(&params)?,
+        near: near(&params, &context),
     };
     answer(&context, &params, query).await
 }

@@ -4,7 +4,7 @@
 use crate::catalog::parse_status;
 use crate::context::Context;
 use crate::error::ApiError;
-use crate::query::{answer, node_meta_filter, tags, Params};
+use crate::query::{answer, near, node_meta_filter, tags, Params};
 use axum::extract::{Path, State};
 use axum::http::Uri;
 use axum::response::Response;
@@ -55,6 +55,7 @@ async fn service(
         passing_only: params
             .get("passing")
             .is_some_and(|v| v != "false" && v != "0"),
+        near: near(&params, &context),
     };
     answer(&context, &params, query).await
 }

@@ -12,11 +12,13 @@ pub mod agent_local;
 pub mod body;
 pub mod catalog;
 pub mod context;
+pub mod coordinate;
 pub mod error;
 pub mod event;
 pub mod forward;
 pub mod h1;
 pub mod health;
+pub mod keyring;
 pub mod kv;
 pub mod listener;
 pub mod operator;
@@ -43,6 +45,8 @@ pub fn router(context: Arc<Context>) -> Router {
         .merge(agent_local::routes())
         .merge(catalog::routes())
         .merge(health::routes())
+        .merge(coordinate::routes())
+        .merge(keyring::routes())
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(

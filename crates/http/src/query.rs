@@ -142,3 +142,12 @@ pub fn node_meta_filter(params: &Params) -> Result<NodeMetaFilter, ApiError> {
 pub fn tags(params: &Params) -> Vec<String> {
     params.all("tag").into_iter().map(str::to_string).collect()
 }
+
+/// The `?near=` node, with `_agent` meaning this agent's own node.
+pub fn near(params: &Params, context: &Context) -> Option<String> {
+    match params.get("near")? {
+        "" => None,
+        "_agent" => Some(context.config.node_name.clone()),
+        node => Some(node.to_string()),
+    }
+}

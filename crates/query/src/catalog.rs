@@ -4,16 +4,31 @@
 use crate::filters::{has_all_tags, NodeMetaFilter};
 use crate::query::Answer;
 use crate::render::json_bytes;
+use senate_coordinate::distance_rank;
 use senate_state::Tables;
 use senate_types::catalog::{HealthCheck, Node, ServiceInstance, Weights};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// The nodes carrying the wanted metadata.
-pub fn nodes(tables: &Tables, node_meta: &NodeMetaFilter, pretty: bool) -> Answer {
+/// The nodes carrying the wanted metadata, nearest to `near` first when given.
+pub fn nodes(
+    tables: &Tables,
+    node_meta: &NodeMetaFilter,
+    near: Option<&str>,
+    pretty: bool,
+) -> Answer {
     let (index, nodes) = tables.nodes();
-    let kept: Vec<&Node> = nodes.into_iter().filter(|n| node_meta.matches(n)).collect();
+    let mut kept: Vec<&Node> = nodes.into_iter().filter(|n| node_meta.matches(n)).collect();
+    sort_near(tables, near, &mut kept, |node| node.node.as_str());
     Answer::found(index, json_bytes(&kept, pretty))
+}
+
+/// Which instances `/v1/catalog/service/<name>` lists, and in what order.
+pub struct Wanted<'a> {
+    pub tags: &'a [String],
+    pub node_meta: &'a NodeMetaFilter,
+    /// The node whose nearest instances come first.
+    pub near: Option<&'a str>,
 }
 
 /// Each service name with its tags (only instances on nodes with the wanted metadata count).
@@ -97,20 +112,31 @@ impl<'a> CatalogService<'a> {
 }
 
 /// The instances of `service` with every wanted tag, on nodes with the wanted metadata.
-pub fn service(
-    tables: &Tables,
-    service: &str,
-    tags: &[String],
-    node_meta: &NodeMetaFilter,
-    pretty: bool,
-) -> Vec<u8> {
+pub fn service(tables: &Tables, service: &str, wanted: &Wanted, pretty: bool) -> Vec<u8> {
     let (_, instances) = tables.service_instances(service);
-    let view = instances
+    let mut view = instances
         .into_iter()
-        .filter(|(node, instance)| node_meta.matches(node) && has_all_tags(&instance.tags, tags))
+        .filter(|(node, instance)| {
+            wanted.node_meta.matches(node) && has_all_tags(&instance.tags, wanted.tags)
+        })
         .map(|(node, instance)| CatalogService::new(node, instance))
         .collect::<Vec<_>>();
+    sort_near(tables, wanted.near, &mut view, |entry| entry.node);
     json_bytes(&view, pretty)
+}
+
+/// Orders `items` by estimated round-trip time from node `near` (nearest first; items whose
+/// node has no coordinate last); leaves them as they are without `near` or its coordinate.
+pub fn sort_near<T>(
+    tables: &Tables,
+    near: Option<&str>,
+    items: &mut [T],
+    node_of: impl Fn(&T) -> &str,
+) {
+    let Some(origin) = near.and_then(|node| tables.coordinate_of(node)) else {
+        return;
+    };
+    items.sort_by_cached_key(|item| distance_rank(origin, tables.coordinate_of(node_of(item))));
 }
 
 /// `/v1/catalog/node/<node>`'s answer.

@@ -1,6 +1,7 @@
 //! Health reads: the checks of a node, of a service, in a state, and each instance of a
 //! service with its node and every check bearing on it.
 
+use crate::catalog::sort_near;
 use crate::filters::{has_all_tags, NodeMetaFilter};
 use crate::query::Answer;
 use crate::render::json_bytes;
@@ -32,16 +33,21 @@ pub struct Wanted<'a> {
     pub node_meta: &'a NodeMetaFilter,
     /// Only instances whose every check passes (`?passing`).
     pub passing_only: bool,
+    /// The node whose nearest instances come first.
+    pub near: Option<&'a str>,
 }
 
 /// The wanted instances of `service`, each with its node and checks.
 pub fn service(tables: &Tables, service: &str, wanted: &Wanted, pretty: bool) -> Vec<u8> {
     let (_, entries) = tables.service_health(service);
-    let kept = entries
+    let mut kept = entries
         .into_iter()
         .filter(|e| wanted.node_meta.matches(e.node) && has_all_tags(&e.service.tags, wanted.tags))
         .filter(|e| !wanted.passing_only || all_passing(e))
         .collect::<Vec<_>>();
+    sort_near(tables, wanted.near, &mut kept, |entry| {
+        entry.node.node.as_str()
+    });
     json_bytes(&kept, pretty)
 }
 

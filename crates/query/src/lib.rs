@@ -6,13 +6,15 @@
 //! - [`query`]: the [`Query`] value and the topics it watches.
 //! - [`options`]: the options every read takes ([`QueryOptions`], [`Consistency`]).
 //! - [`run`]: runs a query against the tables, blocking as asked.
-//! - [`kv`], [`catalog`], [`health`], [`session`]: each area's reads and JSON views.
+//! - [`kv`], [`catalog`], [`health`], [`session`], [`coordinate`]: each area's reads and JSON views
+//!   (`?near=` orders catalog and health results by network coordinates).
 //! - [`filters`]: `?node-meta=` and `?tag=` matching shared by catalog and health reads.
 //! - [`render`]: JSON as Consul writes it (compact, or `?pretty`).
 //! - [`cache`]: rendered bodies of large reads, shared by clients asking the same thing.
 
 pub mod cache;
 pub mod catalog;
+pub mod coordinate;
 pub mod filters;
 pub mod health;
 pub mod kv;

@@ -3,7 +3,7 @@
 
 use crate::cache::ResponseCache;
 use crate::filters::NodeMetaFilter;
-use crate::{catalog, health, kv, session};
+use crate::{catalog, coordinate, health, kv, session};
 use bytes::Bytes;
 use senate_state::{Tables, Topic};
 use senate_types::catalog::CheckStatus;
@@ -18,15 +18,19 @@ pub enum Query {
     KvTree { prefix: String },
     /// `/v1/kv/<prefix>?keys[&separator=]`.
     KvKeys { prefix: String, separator: String },
-    /// `/v1/catalog/nodes`.
-    CatalogNodes { node_meta: NodeMetaFilter },
+    /// `/v1/catalog/nodes`, nearest to `near` first when given.
+    CatalogNodes {
+        node_meta: NodeMetaFilter,
+        near: Option<String>,
+    },
     /// `/v1/catalog/services`.
     CatalogServices { node_meta: NodeMetaFilter },
-    /// `/v1/catalog/service/<service>`.
+    /// `/v1/catalog/service/<service>`, nearest to `near` first when given.
     CatalogService {
         service: String,
         tags: Vec<String>,
         node_meta: NodeMetaFilter,
+        near: Option<String>,
     },
     /// `/v1/catalog/node/<node>`.
     CatalogNode { node: String },
@@ -40,12 +44,13 @@ pub enum Query {
         service: String,
         node_meta: NodeMetaFilter,
     },
-    /// `/v1/health/service/<service>`.
+    /// `/v1/health/service/<service>`, nearest to `near` first when given.
     HealthService {
         service: String,
         tags: Vec<String>,
         node_meta: NodeMetaFilter,
         passing_only: bool,
+        near: Option<String>,
     },
     /// `/v1/health/state/<state>` (`None`: any).
     HealthState {
@@ -58,6 +63,12 @@ pub enum Query {
     SessionsOfNode { node: String },
     /// `/v1/session/list`.
     Sessions,
+    /// `/v1/coordinate/nodes` (one segment, or all).
+    CoordinateNodes { segment: Option<String> },
+    /// `/v1/coordinate/node/<node>`.
+    CoordinateNode { node: String },
+    /// `/v1/coordinate/datacenters`: this datacenter's servers.
+    CoordinateDatacenters { datacenter: String },
 }
 
 /// What a query found: the index it was read at and its rendered body, `None` when what it
@@ -103,6 +114,10 @@ impl Query {
             Query::SessionInfo { .. } | Query::SessionsOfNode { .. } | Query::Sessions => {
                 vec![Topic::Sessions]
             }
+            Query::CoordinateNodes { .. } | Query::CoordinateNode { .. } => {
+                vec![Topic::Coordinates]
+            }
+            Query::CoordinateDatacenters { .. } => vec![Topic::Coordinates, Topic::Services],
         }
     }
 
@@ -113,16 +128,24 @@ impl Query {
             Query::KvEntry { key, raw } => kv::entry(tables, key, *raw, pretty),
             Query::KvTree { prefix } => kv::tree(tables, prefix, pretty),
             Query::KvKeys { prefix, separator } => kv::keys(tables, prefix, separator, pretty),
-            Query::CatalogNodes { node_meta } => catalog::nodes(tables, node_meta, pretty),
+            Query::CatalogNodes { node_meta, near } => {
+                catalog::nodes(tables, node_meta, near.as_deref(), pretty)
+            }
             Query::CatalogServices { node_meta } => catalog::services(tables, node_meta, pretty),
             Query::CatalogService {
                 service,
                 tags,
                 node_meta,
+                near,
             } => {
                 let index = tables.service_read_index(service);
                 let body = cache.get_or_render(self, pretty, index, || {
-                    catalog::service(tables, service, tags, node_meta, pretty)
+                    let wanted = catalog::Wanted {
+                        tags,
+                        node_meta,
+                        near: near.as_deref(),
+                    };
+                    catalog::service(tables, service, &wanted, pretty)
                 });
                 Answer::found(index, body)
             }
@@ -137,6 +160,7 @@ impl Query {
                 tags,
                 node_meta,
                 passing_only,
+                near,
             } => {
                 let index = tables.service_read_index(service);
                 let body = cache.get_or_render(self, pretty, index, || {
@@ -144,6 +168,7 @@ impl Query {
                         tags,
                         node_meta,
                         passing_only: *passing_only,
+                        near: near.as_deref(),
                     };
                     health::service(tables, service, &wanted, pretty)
                 });
@@ -155,6 +180,13 @@ impl Query {
             Query::SessionInfo { id } => session::info(tables, id, pretty),
             Query::SessionsOfNode { node } => session::of_node(tables, node, pretty),
             Query::Sessions => session::list(tables, pretty),
+            Query::CoordinateNodes { segment } => {
+                coordinate::nodes(tables, segment.as_deref(), pretty)
+            }
+            Query::CoordinateNode { node } => coordinate::node(tables, node, pretty),
+            Query::CoordinateDatacenters { datacenter } => {
+                coordinate::datacenters(tables, datacenter, pretty)
+            }
         }
     }
 }

@@ -139,6 +139,17 @@ impl ApiClient {
         self.send(Method::DELETE, path, query, Bytes::new()).await
     }
 
+    /// `DELETE path?query` with `body` (as the keyring endpoint takes it).
+    pub async fn delete_with_body(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+        body: Vec<u8>,
+    ) -> anyhow::Result<Reply> {
+        self.send(Method::DELETE, path, query, Bytes::from(body))
+            .await
+    }
+
     async fn send(
         &self,
         method: Method,

@@ -9,6 +9,7 @@ use senate_agent::config::AgentArgs;
 use crate::commands::catalog::CatalogCommand;
 use crate::commands::info::InfoArgs;
 use crate::commands::join::JoinArgs;
+use crate::commands::keyring::KeyringArgs;
 use crate::commands::kv::KvCommand;
 use crate::commands::leave::{ForceLeaveArgs, LeaveArgs};
 use crate::commands::maint::MaintArgs;
@@ -40,6 +41,10 @@ pub enum Commands {
     Info(InfoArgs),
     /// Tell the agent to join a cluster
     Join(JoinArgs),
+    /// Generates a new encryption key
+    Keygen,
+    /// Manages gossip layer encryption keys
+    Keyring(KeyringArgs),
     /// Interact with the key-value store
     Kv {
         #[command(subcommand)]

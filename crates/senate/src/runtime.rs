@@ -7,7 +7,7 @@ use senate_agent::events::EventBuffer;
 use senate_agent::local_agent::LocalAgent;
 use senate_agent::member::{advertise_ip, local_identity};
 use senate_cluster::Backend;
-use senate_gossip::{Gossip, GossipConfig, GossipTiming};
+use senate_gossip::{EncryptionConfig, Gossip, GossipConfig, GossipTiming};
 use senate_http::context::ConfigLoader;
 use senate_http::listener::LimitedListener;
 use senate_http::Router;
@@ -56,6 +56,7 @@ pub async fn start_gossip(config: &AgentConfig) -> anyhow::Result<Gossip> {
         advertise: SocketAddr::new(advertise_ip(config), port),
         tags: local_identity(config).tags(),
         timing: GossipTiming::lan(),
+        encryption: encryption(config),
     };
     Gossip::start(gossip_config)
         .await
@@ -82,6 +83,25 @@ pub async fn bind_http(config: &AgentConfig) -> anyhow::Result<Option<tokio::net
     };
     let listener = bind().with_context(|| format!("binding the HTTP API to {address}"))?;
     Ok(Some(listener))
+}
+
+/// Gossip encryption as Consul configures it: on with an `encrypt` key or a keyring file in
+/// the data directory (which then wins, as Consul's does).
+fn encryption(config: &AgentConfig) -> Option<EncryptionConfig> {
+    let keyring_file = config
+        .data_dir
+        .as_ref()
+        .map(|dir| dir.join("serf").join("local.keyring"));
+    let has_keyring = keyring_file.as_ref().is_some_and(|file| file.exists());
+    if config.encrypt.is_none() && !has_keyring {
+        return None;
+    }
+    Some(EncryptionConfig {
+        initial_key: config.encrypt.clone(),
+        keyring_file,
+        verify_incoming: config.encrypt_verify_incoming,
+        verify_outgoing: config.encrypt_verify_outgoing,
+    })
 }
 
 /// The node ID: configured, else kept in the data directory, else (in memory) a fresh one.

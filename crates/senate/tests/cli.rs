@@ -80,12 +80,8 @@ fn bad_flag_values_stop_the_agent() {
             "datacenter",
         ),
         (
-            &[
-                "agent",
-                "-dev",
-                "-encrypt=pUqJrVyVRj5jsiYEkM/tFQYfWyJIv4s3XkvDwy7Cu5s=",
-            ][..],
-            "encrypt: gossip encryption is not supported",
+            &["agent", "-dev", "-encrypt=c2hvcnQ="][..],
+            "invalid encrypt key",
         ),
     ] {
         let output = run(args);

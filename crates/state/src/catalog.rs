@@ -304,6 +304,7 @@ impl Tables {
         for id in sessions {
             self.invalidate_session(index, &id, changes);
         }
+        self.forget_coordinates(index, node, changes);
         self.node_index = index;
         changes.touch(Topic::Nodes);
         self.node_change_index.insert(node.to_string(), index);

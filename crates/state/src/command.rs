@@ -1,5 +1,6 @@
 //! The commands the Raft log carries, each applied deterministically by the state machine.
 
+use crate::coordinate::NodeCoordinate;
 use bytes::Bytes;
 use senate_types::catalog::{Deregistration, Registration};
 use senate_types::operator::AutopilotConfig;
@@ -31,7 +32,7 @@ pub enum KvDeleteMode {
 }
 
 /// A change to replicated state, as stored in the Raft log.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Command {
     KvPut {
         key: String,
@@ -62,6 +63,8 @@ pub enum Command {
     },
     /// Several commands proposed together, applied in order at one index.
     Batch(Vec<Command>),
+    /// Sets nodes' network coordinates (ignoring nodes the catalog does not hold).
+    CoordinateUpdate(Vec<NodeCoordinate>),
 }
 
 /// What applying a command produced.

@@ -101,6 +101,9 @@ impl Tables {
             Command::AutopilotSetConfig { config, cas } => {
                 self.apply_autopilot_config(index, config, cas, changes)
             }
+            Command::CoordinateUpdate(updates) => {
+                self.apply_coordinate_updates(index, updates, changes)
+            }
             Command::Batch(commands) => Outcome::Batch(
                 commands
                     .into_iter()

@@ -1,6 +1,7 @@
 //! One immutable version of the replicated state: every table, its indexes, and the Raft index
 //! it reflects. Cloning is cheap (persistent maps share structure), which gives lock-free MVCC reads.
 
+use crate::coordinate::CoordinateTable;
 use crate::watch::Topic;
 use imbl::{OrdMap, OrdSet};
 use senate_types::catalog::{HealthCheck, Node, ServiceInstance};
@@ -42,6 +43,10 @@ pub struct Tables {
     pub(crate) node_change_index: OrdMap<String, u64>,
     /// Autopilot's configuration once set, with its create and modify indexes.
     pub(crate) autopilot: Option<(AutopilotConfig, u64, u64)>,
+    /// Network coordinates. Encoded after the other tables (see [`Tables::encode`]), so
+    /// snapshots written before the table existed still decode.
+    #[serde(skip)]
+    pub(crate) coordinates: CoordinateTable,
 }
 
 /// What applying commands changed, beyond the tables themselves.
@@ -65,14 +70,23 @@ impl Changes {
 pub struct SnapshotError(#[from] bincode::Error);
 
 impl Tables {
-    /// Encodes every table for a Raft snapshot.
+    /// Encodes every table for a Raft snapshot: the tables of the first format, then the
+    /// sections added since (the coordinate table).
     pub fn encode(&self) -> Result<Vec<u8>, SnapshotError> {
-        Ok(bincode::serialize(self)?)
+        let mut bytes = bincode::serialize(self)?;
+        bincode::serialize_into(&mut bytes, &self.coordinates)?;
+        Ok(bytes)
     }
 
-    /// Decodes tables written by [`Tables::encode`].
+    /// Decodes tables written by [`Tables::encode`], or by a release that wrote only the first
+    /// format's tables (the later sections are then empty).
     pub fn decode(bytes: &[u8]) -> Result<Self, SnapshotError> {
-        Ok(bincode::deserialize(bytes)?)
+        let mut reader = std::io::Cursor::new(bytes);
+        let mut tables: Tables = bincode::deserialize_from(&mut reader)?;
+        if (reader.position() as usize) < bytes.len() {
+            tables.coordinates = bincode::deserialize_from(&mut reader)?;
+        }
+        Ok(tables)
     }
 
     /// An index that is never zero: Consul's clients treat 0 as "no index yet".

@@ -26,6 +26,8 @@ pub enum Topic {
     Service(String),
     /// Autopilot's configuration.
     Autopilot,
+    /// The coordinate table.
+    Coordinates,
 }
 
 /// A change notification point shared by every subscriber of one topic.

@@ -98,7 +98,7 @@ pub struct AgentArgs {
     /// Do not derive the node id from the host.
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub disable_host_node_id: Option<bool>,
-    /// Gossip encryption key (not supported yet: start-up stops if one is given).
+    /// Gossip encryption key: 16, 24 or 32 bytes, base64-encoded (`senate keygen` makes one).
     #[arg(long, value_name = "KEY")]
     pub encrypt: Option<String>,
     /// DNS domain (default: consul.).

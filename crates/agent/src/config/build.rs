@@ -26,6 +26,8 @@ fn defaults() -> Value {
         "log_json": false,
         "performance": { "raft_multiplier": 5 },
         "enable_script_checks": false,
+        "encrypt_verify_incoming": true,
+        "encrypt_verify_outgoing": true,
         "enable_local_script_checks": false,
         "disable_update_check": false,
         "disable_host_node_id": true,
@@ -137,7 +139,12 @@ impl Builder {
             retry_interval: self.settings.value("retry_interval")?,
             retry_max: self.settings.number("retry_max")?,
             ui: self.settings.value("ui_config.enabled")?,
-            encrypt: self.encrypt()?,
+            encrypt: self
+                .settings
+                .get::<String>("encrypt")
+                .filter(|key| !key.is_empty()),
+            encrypt_verify_incoming: self.settings.value("encrypt_verify_incoming")?,
+            encrypt_verify_outgoing: self.settings.value("encrypt_verify_outgoing")?,
             node_meta: self.settings.get("node_meta").unwrap_or_default(),
             warnings: Vec::new(),
         };
@@ -332,21 +339,6 @@ impl Builder {
                 default: s.get("acl.tokens.default"),
             },
         })
-    }
-
-    /// Gossip encryption is not implemented yet: a key would leave gossip unencrypted while the
-    /// operator believes otherwise, so it stops start-up instead.
-    fn encrypt(&mut self) -> Result<Option<String>, ConfigError> {
-        let key = self
-            .settings
-            .get::<String>("encrypt")
-            .filter(|key| !key.is_empty());
-        match key {
-            Some(_) => invalid(
-                "encrypt: gossip encryption is not supported by Senate yet; start without the key",
-            ),
-            None => Ok(None),
-        }
     }
 }
 

@@ -124,6 +124,8 @@ const KEYS: &[(&str, Kind)] = &[
     ),
     ("ui_config.enabled", Kind::Bool),
     ("encrypt", Kind::Text),
+    ("encrypt_verify_incoming", Kind::Bool),
+    ("encrypt_verify_outgoing", Kind::Bool),
 ];
 
 /// Other names Consul accepts for a key: `(name, canonical, deprecated)`.

@@ -3,7 +3,7 @@
 
 #![allow(dead_code)]
 
-use senate_gossip::{Gossip, GossipConfig, GossipTiming, Member, MemberStatus};
+use senate_gossip::{EncryptionConfig, Gossip, GossipConfig, GossipTiming, Member, MemberStatus};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -22,16 +22,34 @@ pub async fn start(name: &str) -> Gossip {
 }
 
 pub async fn start_tagged(name: &str, tags: BTreeMap<String, String>) -> Gossip {
+    start_with(GossipConfig {
+        tags,
+        ..config(name, None)
+    })
+    .await
+}
+
+/// A node's configuration on loopback with LAN timing, a `role` tag naming it, and
+/// `encryption`.
+pub fn config(name: &str, encryption: Option<EncryptionConfig>) -> GossipConfig {
     let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
-    Gossip::start(GossipConfig {
+    GossipConfig {
         node_name: name.to_string(),
         bind: loopback,
         advertise: loopback,
-        tags,
+        tags: tags(&[("role", name)]),
         timing: GossipTiming::lan(),
-    })
-    .await
-    .expect("gossip starts")
+        encryption,
+    }
+}
+
+pub async fn start_with(config: GossipConfig) -> Gossip {
+    Gossip::start(config).await.expect("gossip starts")
+}
+
+/// A node encrypting with `key`, verifying both ways.
+pub async fn start_encrypted(name: &str, key: &str) -> Gossip {
+    start_with(config(name, Some(EncryptionConfig::with_key(key)))).await
 }
 
 pub fn address(gossip: &Gossip) -> String {
@@ -86,9 +104,17 @@ pub async fn wait_status(gossip: &Gossip, name: &str, wanted: MemberStatus, with
 
 /// Starts nodes with these names and joins all of them through the first.
 pub async fn cluster(names: &[&str]) -> Vec<Gossip> {
+    let configs = names.iter().map(|name| config(name, None)).collect();
+    cluster_of(configs).await
+}
+
+/// Starts nodes with these configurations, joins all of them through the first, and waits
+/// until everyone sees everyone alive.
+pub async fn cluster_of(configs: Vec<GossipConfig>) -> Vec<Gossip> {
+    let size = configs.len();
     let mut nodes = Vec::new();
-    for name in names {
-        nodes.push(start(name).await);
+    for config in configs {
+        nodes.push(start_with(config).await);
     }
     let seed = vec![address(&nodes[0])];
     for node in &nodes[1..] {
@@ -96,7 +122,7 @@ pub async fn cluster(names: &[&str]) -> Vec<Gossip> {
     }
     for node in &nodes {
         wait_for(node, Duration::from_secs(5), "everyone alive", |members| {
-            alive(members) == names.len()
+            alive(members) == size
         })
         .await;
     }

@@ -5,6 +5,7 @@ pub mod autopilot;
 pub mod catalog;
 pub mod info;
 pub mod join;
+pub mod keyring;
 pub mod kv;
 pub mod leave;
 pub mod maint;
@@ -32,6 +33,8 @@ pub fn run(command: Commands) -> anyhow::Result<ExitCode> {
         Commands::ForceLeave(args) => leave::force_leave(args),
         Commands::Info(args) => info::run(args),
         Commands::Join(args) => join::run(args),
+        Commands::Keygen => Ok(keyring::keygen()),
+        Commands::Keyring(args) => keyring::run(args),
         Commands::Kv { command } => kv::run(command),
         Commands::Leave(args) => leave::leave(args),
         Commands::Maint(args) => maint::run(args),

@@ -33,9 +33,16 @@ impl Cluster {
 
     /// Starts a client agent joining every server; returns its index in `clients`.
     pub fn add_client(&mut self) -> usize {
+        self.add_client_with(&[])
+    }
+
+    /// Starts a client agent joining every server, with extra flags.
+    pub fn add_client_with(&mut self, extra_args: &[&str]) -> usize {
         let dir = TempDir::new("client");
         let join: Vec<u16> = self.servers.iter().map(Server::serf_lan_port).collect();
-        let client = Server::client_agent(dir.path(), &join, &["-hcl", FAST_RAFT]);
+        let mut args = vec!["-hcl", FAST_RAFT];
+        args.extend_from_slice(extra_args);
+        let client = Server::client_agent(dir.path(), &join, &args);
         self.clients.push(client);
         self.client_dirs.push(dir);
         self.clients.len() - 1
@@ -49,9 +56,14 @@ impl Cluster {
     /// Starts `size` servers expecting `size`, each joining the gossip ports of those before it, and
     /// waits until all agree on a leader with every server a voter.
     pub fn start(size: usize) -> Cluster {
+        Cluster::start_with(size, &[])
+    }
+
+    /// [`Cluster::start`], every server given extra flags.
+    pub fn start_with(size: usize, extra_args: &[&str]) -> Cluster {
         let mut cluster = Cluster::empty();
         for _ in 0..size {
-            cluster.add_server(size as u32);
+            cluster.add_server_with(size as u32, extra_args);
         }
         cluster.wait_for_voters(size);
         cluster

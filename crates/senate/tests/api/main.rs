@@ -10,6 +10,7 @@ mod checks;
 mod client_agents;
 mod cluster;
 mod cluster_lifecycle;
+mod coordinates;
 mod durability;
 mod events;
 mod harness;
@@ -17,6 +18,7 @@ mod headers;
 mod health;
 #[path = "../http_client/mod.rs"]
 mod http;
+mod keyring;
 mod kv;
 mod locks;
 mod ops;
