@@ -5,6 +5,7 @@ use crate::error::ApiError;
 use senate_agent::config::AgentConfig;
 use senate_agent::events::EventBuffer;
 use senate_agent::local_agent::LocalAgent;
+use senate_agent::monitor::LogMonitor;
 use senate_cluster::{Backend, ClusterServer};
 use senate_consensus::RaftNode;
 use senate_state::Store;
@@ -18,6 +19,8 @@ pub struct Context {
     pub agent: Arc<LocalAgent>,
     /// Reads the configuration files again (for `/v1/agent/reload`).
     pub reload_config: ConfigLoader,
+    /// The agent's log watchers (for `/v1/agent/monitor`).
+    pub logs: Arc<LogMonitor>,
     /// Notified when the agent should shut down (after `/v1/agent/leave`).
     pub shutdown: Arc<tokio::sync::Notify>,
 }

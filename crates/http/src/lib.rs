@@ -21,6 +21,7 @@ pub mod health;
 pub mod keyring;
 pub mod kv;
 pub mod listener;
+pub mod monitor;
 pub mod operator;
 pub mod query;
 pub mod reply;
@@ -47,6 +48,7 @@ pub fn router(context: Arc<Context>) -> Router {
         .merge(health::routes())
         .merge(coordinate::routes())
         .merge(keyring::routes())
+        .merge(monitor::routes())
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(

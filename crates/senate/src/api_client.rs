@@ -150,6 +150,49 @@ impl ApiClient {
             .await
     }
 
+    /// `GET path?query`, handing each piece of the body to `on_data` as it arrives (for
+    /// endless answers such as `/v1/agent/monitor`); an error status fails with its body.
+    pub async fn stream(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+        mut on_data: impl FnMut(&[u8]),
+    ) -> anyhow::Result<()> {
+        let url = self.url(path, query);
+        let mut request = hyper::Request::builder().uri(&url);
+        if let Some(token) = &self.token {
+            request = request.header("X-Consul-Token", token);
+        }
+        let request = request
+            .body(Full::new(Bytes::new()))
+            .with_context(|| format!("invalid request URL {url:?}"))?;
+        let response = self
+            .client
+            .request(request)
+            .await
+            .map_err(|error| transport_error(&Method::GET, &url, &error))?;
+        let status = response.status().as_u16();
+        let mut body = response.into_body();
+        if status != 200 {
+            let text = body
+                .collect()
+                .await
+                .map(|b| b.to_bytes())
+                .unwrap_or_default();
+            bail!(
+                "Unexpected response code: {status} ({})",
+                String::from_utf8_lossy(&text).trim()
+            );
+        }
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|error| anyhow!("GET {url:?}: reading response: {error}"))?;
+            if let Some(data) = frame.data_ref() {
+                on_data(data);
+            }
+        }
+        Ok(())
+    }
+
     async fn send(
         &self,
         method: Method,

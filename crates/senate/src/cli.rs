@@ -14,6 +14,7 @@ use crate::commands::kv::KvCommand;
 use crate::commands::leave::{ForceLeaveArgs, LeaveArgs};
 use crate::commands::maint::MaintArgs;
 use crate::commands::members::MembersArgs;
+use crate::commands::monitor::MonitorArgs;
 use crate::commands::operator::OperatorCommand;
 use crate::commands::services::ServicesCommand;
 
@@ -56,6 +57,8 @@ pub enum Commands {
     Maint(MaintArgs),
     /// Lists the members of a Senate cluster
     Members(MembersArgs),
+    /// Streams logs from a Senate agent
+    Monitor(MonitorArgs),
     /// Provides cluster-level tools for operators
     Operator {
         #[command(subcommand)]

@@ -9,6 +9,7 @@ use crate::runtime::{
 use anyhow::Context as _;
 use senate_agent::config::{AgentArgs, AgentConfig};
 use senate_agent::local_agent::LocalAgent;
+use senate_agent::monitor::LogMonitor;
 use senate_cluster::{Backend, ClientAgent};
 use senate_consensus::RaftTiming;
 use senate_rpc::{ClientOptions, RpcClient};
@@ -16,7 +17,11 @@ use std::sync::Arc;
 use tokio::sync::Notify;
 
 /// Runs the client agent described by `config` until it is asked to stop.
-pub async fn run(mut config: AgentConfig, args: AgentArgs) -> anyhow::Result<()> {
+pub async fn run(
+    mut config: AgentConfig,
+    args: AgentArgs,
+    logs: Arc<LogMonitor>,
+) -> anyhow::Result<()> {
     raise_open_file_limit();
     config.node_id = Some(node_id(&config)?);
     let config = Arc::new(config);
@@ -33,7 +38,7 @@ pub async fn run(mut config: AgentConfig, args: AgentArgs) -> anyhow::Result<()>
     let agent =
         LocalAgent::start(config.clone(), backend.clone()).context("starting the local agent")?;
     let leave_requested = Arc::new(Notify::new());
-    let router = http_router(&config, backend, &agent, args, &leave_requested);
+    let router = http_router(&config, backend, &agent, args, logs, &leave_requested);
     tracing::info!(
         node = %config.node_name,
         datacenter = %config.datacenter,

@@ -6,6 +6,7 @@ use senate_agent::config::{AgentArgs, AgentConfig};
 use senate_agent::events::EventBuffer;
 use senate_agent::local_agent::LocalAgent;
 use senate_agent::member::{advertise_ip, local_identity};
+use senate_agent::monitor::LogMonitor;
 use senate_cluster::Backend;
 use senate_gossip::{EncryptionConfig, Gossip, GossipConfig, GossipTiming};
 use senate_http::context::ConfigLoader;
@@ -178,6 +179,7 @@ pub fn http_router(
     backend: Backend,
     agent: &Arc<LocalAgent>,
     args: AgentArgs,
+    logs: Arc<LogMonitor>,
     leave_requested: &Arc<Notify>,
 ) -> Router {
     let load: ConfigLoader = Arc::new(move || AgentConfig::load(&args).map_err(|e| e.to_string()));
@@ -188,6 +190,7 @@ pub fn http_router(
         events: EventBuffer::default(),
         agent: agent.clone(),
         reload_config: load,
+        logs,
         shutdown: leave_requested.clone(),
     }))
 }

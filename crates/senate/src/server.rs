@@ -10,6 +10,7 @@ use anyhow::Context as _;
 use senate_agent::config::{AgentArgs, AgentConfig};
 use senate_agent::local_agent::LocalAgent;
 use senate_agent::member::advertise_ip;
+use senate_agent::monitor::LogMonitor;
 use senate_cluster::rpc_service::RpcService;
 use senate_cluster::{autopilot, bootstrap, serf_health, Backend, ClusterServer};
 use senate_consensus::leader_duties;
@@ -27,7 +28,11 @@ const SOLO_LEADER_WAIT: Duration = Duration::from_secs(60);
 const DEFAULT_SERVER_PORT: u16 = 8300;
 
 /// Runs the server described by `config` until it is asked to stop.
-pub async fn run(mut config: AgentConfig, args: AgentArgs) -> anyhow::Result<()> {
+pub async fn run(
+    mut config: AgentConfig,
+    args: AgentArgs,
+    logs: Arc<LogMonitor>,
+) -> anyhow::Result<()> {
     raise_open_file_limit();
     config.node_id = Some(node_id(&config)?);
     let config = Arc::new(config);
@@ -62,7 +67,7 @@ pub async fn run(mut config: AgentConfig, args: AgentArgs) -> anyhow::Result<()>
     tokio::spawn(autopilot::run(cluster.clone()));
     tokio::spawn(serf_health::run(cluster.clone()));
     let leave_requested = Arc::new(Notify::new());
-    let router = http_router(&config, backend, &agent, args, &leave_requested);
+    let router = http_router(&config, backend, &agent, args, logs, &leave_requested);
     cluster.set_local_http(RouterHttp::new(router.clone()));
     tracing::info!(
         node = %config.node_name,

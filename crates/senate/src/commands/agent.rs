@@ -6,13 +6,17 @@ use std::process::ExitCode;
 
 use anyhow::{anyhow, Context};
 use senate_agent::config::{AgentArgs, AgentConfig, LogLevel};
+use senate_agent::monitor::LogMonitor;
 use senate_types::version::{CONSUL_API_VERSION, SENATE_VERSION};
-use tracing_subscriber::EnvFilter;
+use std::sync::Arc;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer};
 
 /// Runs the agent. A bad configuration is reported before anything starts.
 pub fn run(args: &AgentArgs) -> anyhow::Result<ExitCode> {
     let config = AgentConfig::load(args).map_err(|e| anyhow!("==> {e}"))?;
-    init_logging(&config)?;
+    let logs = init_logging(&config)?;
     print_banner(&config);
     config.log_warnings();
     let _pid_file = config
@@ -25,27 +29,32 @@ pub fn run(args: &AgentArgs) -> anyhow::Result<ExitCode> {
         .build()
         .context("==> Error starting the async runtime")?;
     runtime
-        .block_on(run_agent(config, args.clone()))
+        .block_on(run_agent(config, args.clone(), logs))
         .map_err(|e| anyhow!("==> {e:#}"))?;
     Ok(ExitCode::SUCCESS)
 }
 
-/// Logs to stdout at the configured level (or as `RUST_LOG` says, if set), as text or JSON lines.
-fn init_logging(config: &AgentConfig) -> anyhow::Result<()> {
+/// Logs to stdout at the configured level (or as `RUST_LOG` says, if set), as text or JSON
+/// lines; and to whoever watches through `/v1/agent/monitor`, at the level each asks for.
+fn init_logging(config: &AgentConfig) -> anyhow::Result<Arc<LogMonitor>> {
     let filter = match std::env::var("RUST_LOG") {
         Ok(directives) if !directives.is_empty() => EnvFilter::new(directives),
         _ => EnvFilter::new(default_directives(config.log_level)),
     };
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let stdout = tracing_subscriber::fmt::layer()
         .with_ansi(std::io::stdout().is_terminal())
         .with_writer(std::io::stdout);
-    let installed = if config.log_json {
-        builder.json().try_init()
-    } else {
-        builder.try_init()
+    let stdout = match config.log_json {
+        true => stdout.json().with_filter(filter).boxed(),
+        false => stdout.with_filter(filter).boxed(),
     };
-    installed.map_err(|e| anyhow!("==> Error setting up logging: {e}"))
+    let monitor = LogMonitor::new();
+    tracing_subscriber::registry()
+        .with(stdout)
+        .with(monitor.layer())
+        .try_init()
+        .map_err(|e| anyhow!("==> Error setting up logging: {e}"))?;
+    Ok(monitor)
 }
 
 /// The configured level for everything, except that Raft's per-heartbeat chatter stays at info.
@@ -104,9 +113,13 @@ impl Drop for PidFile {
 }
 
 /// Runs a server or a client agent, as the configuration says.
-async fn run_agent(config: AgentConfig, args: AgentArgs) -> anyhow::Result<()> {
+async fn run_agent(
+    config: AgentConfig,
+    args: AgentArgs,
+    logs: Arc<LogMonitor>,
+) -> anyhow::Result<()> {
     match config.server {
-        true => crate::server::run(config, args).await,
-        false => crate::client::run(config, args).await,
+        true => crate::server::run(config, args, logs).await,
+        false => crate::client::run(config, args, logs).await,
     }
 }

@@ -10,6 +10,7 @@ pub mod kv;
 pub mod leave;
 pub mod maint;
 pub mod members;
+pub mod monitor;
 pub mod operator;
 pub mod raft;
 pub mod services;
@@ -39,6 +40,7 @@ pub fn run(command: Commands) -> anyhow::Result<ExitCode> {
         Commands::Leave(args) => leave::leave(args),
         Commands::Maint(args) => maint::run(args),
         Commands::Members(args) => members::run(args),
+        Commands::Monitor(args) => monitor::run(args),
         Commands::Operator { command } => operator::run(command),
         Commands::Services { command } => services::run(command),
         Commands::Version => Ok(version::run()),

@@ -510,3 +510,36 @@ fn reload_reapplies_config_services_and_keeps_api_ones() {
         i.len() == 1
     });
 }
+
+#[test]
+fn monitor_streams_log_lines_at_the_level_asked_for() {
+    use std::io::{Read, Write};
+    let server = Server::dev();
+    let mut stream = std::net::TcpStream::connect(server.addr()).expect("connecting");
+    stream
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .expect("a read timeout");
+    stream
+        .write_all(b"GET /v1/agent/monitor?loglevel=debug HTTP/1.1\r\nHost: x\r\n\r\n")
+        .expect("sending the request");
+    let mut seen = Vec::new();
+    wait_for(
+        Duration::from_secs(30),
+        "the reload logged to the monitor",
+        || {
+            // Each SIGHUP logs a reload; keep asking until one shows in the stream.
+            server.signal("HUP");
+            let mut chunk = [0u8; 4096];
+            if let Ok(read) = stream.read(&mut chunk) {
+                seen.extend_from_slice(&chunk[..read]);
+            }
+            let text = String::from_utf8_lossy(&seen);
+            (text.starts_with("HTTP/1.1 200") && text.contains("configuration reloaded"))
+                .then_some(())
+        },
+    );
+    let mut c = server.client();
+    let response = c.get("/v1/agent/monitor?loglevel=loud");
+    assert_eq!(response.status, 400, "{}", response.text());
+    assert!(response.text().contains("Unknown log level: loud"));
+}
