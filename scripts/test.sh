@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The one command that runs every test: builds the workspace, runs the Rust tests, then the py-consul suite
-# against the real senate binary (a -dev server, a follower of a 3-server cluster, and a client agent of one). Installs what is missing (Debian, as root). Runs both parts even if the
+# against the real senate binary (a -dev server, a follower of a 3-server cluster, and a client agent of one),
+# and a real Patroni cluster using a client agent as its DCS. Installs what is missing (Debian, as root). Runs both parts even if the
 # first fails, and exits non-zero if either failed.
 set -uo pipefail
 
@@ -71,7 +72,16 @@ run_python() {
     SENATE_BIN="$bin" SENATE_TARGET=follower "$VENV/bin/python" -m pytest tests/python -q || status=$?
     log "pytest tests/python (against a client agent of a 3-server cluster)"
     SENATE_BIN="$bin" SENATE_TARGET=client "$VENV/bin/python" -m pytest tests/python -q || status=$?
+    log "pytest tests/patroni (Debian's Patroni with PostgreSQL 15 on a client agent of a 3-server cluster)"
+    ensure_patroni || status=$?
+    SENATE_BIN="$bin" "$VENV/bin/python" -m pytest tests/patroni -q || status=$?
     return "$status"
+}
+
+# Debian's patroni (on the system python3, with python3-consul for its consul DCS) and PostgreSQL 15.
+ensure_patroni() {
+    { [ -x /usr/bin/patroni ] && /usr/bin/python3 -c 'import consul' 2>/dev/null &&
+        [ -x /usr/lib/postgresql/15/bin/postgres ]; } || apt_install patroni python3-consul postgresql-15
 }
 
 log "checking tools"

@@ -15,13 +15,13 @@ use axum::Router;
 use senate_query::Query;
 use senate_state::Command;
 use senate_types::catalog::SERF_HEALTH_CHECK;
+use senate_types::duration;
 use senate_types::session::{Behavior, Session, SessionCreateRequest};
 use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;
 
 const DEFAULT_LOCK_DELAY: Duration = Duration::from_secs(15);
-const MIN_TTL: Duration = Duration::from_secs(10);
 const MAX_TTL: Duration = Duration::from_secs(86_400);
 /// Numeric lock delays below this are seconds; larger ones are nanoseconds (Consul's rule).
 const LOCK_DELAY_SECONDS_THRESHOLD: f64 = 1000.0;
@@ -45,7 +45,8 @@ async fn create(
     let params = Params::parse(uri.query());
     check_datacenter(&params, &context)?;
     let request: SessionCreateRequest = read_json(body).await?;
-    let session = build_session(request, &context.config.node_name)?;
+    let config = &context.config;
+    let session = build_session(request, &config.node_name, config.session_ttl_min)?;
     let id = session.id.clone();
     reply::outcome(
         context
@@ -60,8 +61,13 @@ async fn create(
     ))
 }
 
-/// Validates a create request and fills in Consul's defaults.
-fn build_session(request: SessionCreateRequest, local_node: &str) -> Result<Session, ApiError> {
+/// Validates a create request and fills in Consul's defaults; a TTL must lie between
+/// `session_ttl_min` and 24 hours.
+fn build_session(
+    request: SessionCreateRequest,
+    local_node: &str,
+    min_ttl: Duration,
+) -> Result<Session, ApiError> {
     let behavior = match request.behavior.as_deref().unwrap_or("") {
         "" | "release" => Behavior::Release,
         "delete" => Behavior::Delete,
@@ -73,9 +79,13 @@ fn build_session(request: SessionCreateRequest, local_node: &str) -> Result<Sess
     };
     let ttl = request.ttl.unwrap_or_default();
     if let Some(duration) = nonzero_ttl(&ttl)? {
-        if !(MIN_TTL..=MAX_TTL).contains(&duration) {
-            return Err(ApiError::bad_request(format!(
-                "Invalid Session TTL '{ttl}', must be between [10s=24h0m0s]"
+        if !(min_ttl..=MAX_TTL).contains(&duration) {
+            // A 500, as Consul answers it: clients such as Patroni read this status and text to
+            // retry with a longer TTL.
+            return Err(ApiError::internal(format!(
+                "Invalid Session TTL '{ttl}', must be between [{}={}]",
+                duration::format(min_ttl),
+                duration::format(MAX_TTL)
             )));
         }
     }

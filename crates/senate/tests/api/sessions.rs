@@ -208,3 +208,20 @@ fn ttl_session_expires_without_renewal_and_releases_its_lock() {
     assert!(entry.get("Session").is_none(), "lock not released: {entry}");
     assert_eq!(entry["LockIndex"], 1);
 }
+
+#[test]
+fn session_ttl_min_sets_the_shortest_ttl_and_a_shorter_one_is_consuls_500() {
+    let server = Server::dev_with(&["-hcl", "session_ttl_min = \"5s\""]);
+    let mut client = server.client();
+    let accepted = client.put("/v1/session/create", r#"{"TTL": "6s"}"#);
+    assert_eq!(accepted.status, 200, "{}", accepted.text());
+    let refused = client.put("/v1/session/create", r#"{"TTL": "3s"}"#);
+    assert_eq!(refused.status, 500, "{}", refused.text());
+    assert!(
+        refused
+            .text()
+            .starts_with("Invalid Session TTL '3s', must be between [5s=24h0m0s]"),
+        "{}",
+        refused.text()
+    );
+}
