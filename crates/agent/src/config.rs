@@ -100,6 +100,12 @@ pub struct AgentConfig {
     pub ui: bool,
     /// `encrypt`: the gossip encryption key (base64), if configured.
     pub encrypt: Option<String>,
+    /// `leave_on_terminate`: leave gracefully on SIGTERM (default: client agents do).
+    pub leave_on_terminate: bool,
+    /// `skip_leave_on_interrupt`: exit without leaving on SIGINT (default: servers do).
+    pub skip_leave_on_interrupt: bool,
+    /// `rejoin_after_leave` (`-rejoin`): rejoin the last run's members even after a leave.
+    pub rejoin_after_leave: bool,
     /// `encrypt_verify_incoming`: refuse unencrypted gossip once encryption is on.
     pub encrypt_verify_incoming: bool,
     /// `encrypt_verify_outgoing`: encrypt outgoing gossip once encryption is on.

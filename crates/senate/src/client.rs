@@ -38,7 +38,14 @@ pub async fn run(
     let agent =
         LocalAgent::start(config.clone(), backend.clone()).context("starting the local agent")?;
     let leave_requested = Arc::new(Notify::new());
-    let router = http_router(&config, backend, &agent, args, logs, &leave_requested);
+    let router = http_router(
+        &config,
+        backend.clone(),
+        &agent,
+        args,
+        logs,
+        &leave_requested,
+    );
     tracing::info!(
         node = %config.node_name,
         datacenter = %config.datacenter,
@@ -46,7 +53,7 @@ pub async fn run(
         gossip = %gossip.local_address(),
         "Senate client agent running"
     );
-    serve_until_stopped(&config, http, router, leave_requested).await;
+    serve_until_stopped(&config, http, router, leave_requested, &backend).await;
     tracing::info!("shutting down");
     agent.shutdown();
     gossip.shutdown().await;

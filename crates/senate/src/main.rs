@@ -4,6 +4,7 @@ mod api_client;
 mod cli;
 mod client;
 mod commands;
+mod rejoin;
 mod runtime;
 mod server;
 

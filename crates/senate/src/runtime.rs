@@ -1,6 +1,7 @@
 //! What every agent, server or client, starts the same way: the node ID, LAN gossip and the
 //! cluster join, the HTTP listener, and serving until a signal or a graceful leave stops it.
 
+use crate::rejoin::MemberSnapshot;
 use anyhow::Context as _;
 use senate_agent::config::{AgentArgs, AgentConfig};
 use senate_agent::events::EventBuffer;
@@ -19,9 +20,14 @@ use tokio::sync::Notify;
 
 const DEFAULT_SERF_LAN_PORT: u16 = 8301;
 
-/// `-join` must succeed for start-up to continue, as in Consul; `-retry-join` keeps trying in
-/// the background and stops the agent if `-retry-max` attempts all fail.
+/// Rejoins the members of the last run (see [`MemberSnapshot`]); `-join` must succeed for
+/// start-up to continue, as in Consul; `-retry-join` keeps trying in the background and stops
+/// the agent if `-retry-max` attempts all fail.
 pub async fn join_cluster(config: &AgentConfig, gossip: &Gossip) -> anyhow::Result<()> {
+    if let Some(snapshot) = MemberSnapshot::of(config) {
+        snapshot.rejoin(gossip, config.rejoin_after_leave);
+        snapshot.keep_current(gossip);
+    }
     if !config.start_join.is_empty() {
         let joined = gossip
             .join(&config.start_join)
@@ -139,36 +145,51 @@ pub fn raise_open_file_limit() {
     }
 }
 
+/// Why the agent stops.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Stop {
+    Interrupt,
+    Terminate,
+    /// `/v1/agent/leave` completed a graceful leave.
+    Left,
+}
+
 /// Resolves on SIGINT, SIGTERM, or once `/v1/agent/leave` has completed a graceful leave.
-async fn stop_signal(leave_requested: Arc<Notify>) {
+async fn stop_signal(leave_requested: Arc<Notify>) -> Stop {
     let interrupt = tokio::signal::ctrl_c();
     let left = leave_requested.notified();
     #[cfg(unix)]
     {
-        let mut terminate =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(signal) => signal,
-                Err(error) => {
-                    tracing::warn!(%error, "cannot listen for SIGTERM");
-                    tokio::select! {
-                        _ = interrupt => {}
-                        _ = left => {}
-                    }
-                    return;
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut terminate) => tokio::select! {
+                _ = interrupt => Stop::Interrupt,
+                _ = terminate.recv() => Stop::Terminate,
+                _ = left => Stop::Left,
+            },
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGTERM");
+                tokio::select! {
+                    _ = interrupt => Stop::Interrupt,
+                    _ = left => Stop::Left,
                 }
-            };
-        tokio::select! {
-            _ = interrupt => {}
-            _ = terminate.recv() => {}
-            _ = left => {}
+            }
         }
     }
     #[cfg(not(unix))]
-    {
-        tokio::select! {
-            _ = interrupt => {}
-            _ = left => {}
-        }
+    tokio::select! {
+        _ = interrupt => Stop::Interrupt,
+        _ = left => Stop::Left,
+    }
+}
+
+/// Whether stopping for `stop` is a graceful leave, as Consul decides: on SIGTERM with
+/// `leave_on_terminate`, on SIGINT unless `skip_leave_on_interrupt`.
+fn leaves_on(config: &AgentConfig, stop: Stop) -> bool {
+    match stop {
+        Stop::Interrupt => !config.skip_leave_on_interrupt,
+        Stop::Terminate => config.leave_on_terminate,
+        Stop::Left => false,
     }
 }
 
@@ -224,13 +245,32 @@ pub async fn serve_until_stopped(
     http: Option<tokio::net::TcpListener>,
     router: Router,
     leave_requested: Arc<Notify>,
+    backend: &Backend,
 ) {
-    let stop = stop_signal(leave_requested);
+    let reason = Arc::new(std::sync::Mutex::new(None));
+    let stop = {
+        let reason = reason.clone();
+        async move {
+            let why = stop_signal(leave_requested).await;
+            *reason.lock().unwrap_or_else(|p| p.into_inner()) = Some(why);
+        }
+    };
     match http {
         Some(listener) => {
             let listener = LimitedListener::new(listener, config.http_max_conns_per_client);
             senate_http::serve::serve(listener, router, stop).await;
         }
         None => stop.await,
+    }
+    let why = reason.lock().unwrap_or_else(|p| p.into_inner()).take();
+    if let Some(why) = why.filter(|why| leaves_on(config, *why)) {
+        tracing::info!(signal = ?why, "leaving the cluster gracefully before shutting down");
+        if let Err(error) = backend.leave().await {
+            tracing::warn!(%error, "the graceful leave failed");
+        }
+    }
+    let left = why.is_some_and(|why| why == Stop::Left || leaves_on(config, why));
+    if let (true, Some(snapshot)) = (left, MemberSnapshot::of(config)) {
+        snapshot.record_leave();
     }
 }

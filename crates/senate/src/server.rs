@@ -67,7 +67,14 @@ pub async fn run(
     tokio::spawn(autopilot::run(cluster.clone()));
     tokio::spawn(serf_health::run(cluster.clone()));
     let leave_requested = Arc::new(Notify::new());
-    let router = http_router(&config, backend, &agent, args, logs, &leave_requested);
+    let router = http_router(
+        &config,
+        backend.clone(),
+        &agent,
+        args,
+        logs,
+        &leave_requested,
+    );
     cluster.set_local_http(RouterHttp::new(router.clone()));
     tracing::info!(
         node = %config.node_name,
@@ -76,7 +83,7 @@ pub async fn run(
         gossip = %gossip.local_address(),
         "Senate agent running"
     );
-    serve_until_stopped(&config, http, router, leave_requested).await;
+    serve_until_stopped(&config, http, router, leave_requested, &backend).await;
     tracing::info!("shutting down");
     agent.shutdown();
     gossip.shutdown().await;

@@ -98,6 +98,9 @@ pub struct AgentArgs {
     /// Do not derive the node id from the host.
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub disable_host_node_id: Option<bool>,
+    /// Rejoin the members of the last run even after a graceful leave.
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub rejoin: Option<bool>,
     /// Gossip encryption key: 16, 24 or 32 bytes, base64-encoded (`senate keygen` makes one).
     #[arg(long, value_name = "KEY")]
     pub encrypt: Option<String>,
@@ -161,6 +164,7 @@ impl AgentArgs {
                 "disable_host_node_id",
                 self.disable_host_node_id,
             ),
+            ("-rejoin", "rejoin_after_leave", self.rejoin),
         ];
         let lists = [
             ("-join", "start_join", &self.join),

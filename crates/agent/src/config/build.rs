@@ -31,6 +31,7 @@ fn defaults() -> Value {
         "enable_local_script_checks": false,
         "disable_update_check": false,
         "disable_host_node_id": true,
+        "rejoin_after_leave": false,
         "limits": {
             "http_max_conns_per_client": 200,
             "kv_max_value_size": 524288,
@@ -143,6 +144,12 @@ impl Builder {
                 .settings
                 .get::<String>("encrypt")
                 .filter(|key| !key.is_empty()),
+            leave_on_terminate: self.settings.get("leave_on_terminate").unwrap_or(!server),
+            skip_leave_on_interrupt: self
+                .settings
+                .get("skip_leave_on_interrupt")
+                .unwrap_or(server),
+            rejoin_after_leave: self.settings.value("rejoin_after_leave")?,
             encrypt_verify_incoming: self.settings.value("encrypt_verify_incoming")?,
             encrypt_verify_outgoing: self.settings.value("encrypt_verify_outgoing")?,
             node_meta: self.settings.get("node_meta").unwrap_or_default(),

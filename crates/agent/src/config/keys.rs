@@ -76,6 +76,9 @@ const KEYS: &[(&str, Kind)] = &[
     ("enable_local_script_checks", Kind::Bool),
     ("disable_update_check", Kind::Bool),
     ("disable_host_node_id", Kind::Bool),
+    ("leave_on_terminate", Kind::Bool),
+    ("skip_leave_on_interrupt", Kind::Bool),
+    ("rejoin_after_leave", Kind::Bool),
     (
         "limits.http_max_conns_per_client",
         Kind::Int {

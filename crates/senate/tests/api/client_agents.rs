@@ -239,3 +239,84 @@ fn a_client_with_no_server_answers_no_known_servers() {
         response.text()
     );
 }
+
+/// Members `observer` sees alive.
+fn alive_count(observer: &mut Client) -> Option<usize> {
+    let members = observer
+        .try_request("GET", "/v1/agent/members", b"")
+        .ok()?
+        .json();
+    Some(
+        members
+            .as_array()?
+            .iter()
+            .filter(|m| m["Status"] == 1)
+            .count(),
+    )
+}
+
+#[test]
+fn a_restarted_agent_rejoins_from_its_member_snapshot_but_not_after_leaving() {
+    let cluster = Cluster::start(3);
+    let dir = crate::harness::TempDir::new("rejoin");
+    let fast = ["-hcl", "performance { raft_multiplier = 1 }"];
+    let mut agent = crate::harness::Server::client_agent(dir.path(), &[], &fast);
+    let seed = format!(
+        "/v1/agent/join/127.0.0.1:{}",
+        cluster.servers[0].serf_lan_port()
+    );
+    agent.client().put(&seed, "").expect(200);
+    let snapshot = dir.path().join("serf").join("local.snapshot");
+    wait_for(DEADLINE, "the member snapshot", || {
+        let text = std::fs::read_to_string(&snapshot).ok()?;
+        (text.matches("127.0.0.1:").count() == 3).then_some(())
+    });
+
+    agent.kill();
+    agent.restart();
+    let mut observer = agent.client();
+    wait_for(
+        DEADLINE,
+        "the restarted agent back among the servers",
+        || (alive_count(&mut observer)? == 4).then_some(()),
+    );
+
+    agent.client().put("/v1/agent/leave", "").expect(200);
+    wait_for(DEADLINE, "the agent to exit after leaving", || {
+        (!agent.is_running()).then_some(())
+    });
+    agent.restart();
+    let mut observer = agent.client();
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(
+        alive_count(&mut observer),
+        Some(1),
+        "after a graceful leave it does not rejoin on its own"
+    );
+    drop(agent);
+    let rejoin = ["-hcl", "performance { raft_multiplier = 1 }", "-rejoin"];
+    let agent = crate::harness::Server::client_agent(dir.path(), &[], &rejoin);
+    let mut observer = agent.client();
+    wait_for(DEADLINE, "-rejoin to rejoin after the leave", || {
+        (alive_count(&mut observer)? == 4).then_some(())
+    });
+}
+
+#[test]
+fn sigterm_makes_a_client_leave_gracefully_and_a_server_just_stop() {
+    let mut cluster = cluster_with_clients();
+    let client_node = cluster.clients[0].node().to_string();
+    cluster.clients[0].signal("TERM");
+    let mut observer = cluster.servers[1].client();
+    wait_for(DEADLINE, "the terminated client left (Status 3)", || {
+        (member_status(&mut observer, &client_node)? == 3).then_some(())
+    });
+    let leader = cluster.leader();
+    let server = (leader + 1) % 3;
+    let server_node = cluster.servers[server].node().to_string();
+    cluster.servers[server].signal("TERM");
+    let mut observer = cluster.clients[1].client();
+    wait_for(DEADLINE, "the terminated server failed (Status 4)", || {
+        (member_status(&mut observer, &server_node)? == 4).then_some(())
+    });
+}
