@@ -7,6 +7,7 @@ use clap::{CommandFactory, Parser, Subcommand};
 use senate_agent::config::AgentArgs;
 
 use crate::commands::catalog::CatalogCommand;
+use crate::commands::event::EventArgs;
 use crate::commands::info::InfoArgs;
 use crate::commands::join::JoinArgs;
 use crate::commands::keyring::KeyringArgs;
@@ -16,6 +17,7 @@ use crate::commands::maint::MaintArgs;
 use crate::commands::members::MembersArgs;
 use crate::commands::monitor::MonitorArgs;
 use crate::commands::operator::OperatorCommand;
+use crate::commands::rtt::RttArgs;
 use crate::commands::services::ServicesCommand;
 
 /// Senate: a Consul-compatible service catalog and key-value store.
@@ -36,6 +38,8 @@ pub enum Commands {
         #[command(subcommand)]
         command: CatalogCommand,
     },
+    /// Fires a new user event
+    Event(EventArgs),
     /// Forces a member of the cluster to enter the "left" state
     ForceLeave(ForceLeaveArgs),
     /// Provides debugging information for operators
@@ -64,6 +68,8 @@ pub enum Commands {
         #[command(subcommand)]
         command: OperatorCommand,
     },
+    /// Estimates network round trip time between nodes
+    Rtt(RttArgs),
     /// Interact with services
     Services {
         #[command(subcommand)]

@@ -22,6 +22,11 @@ fn every_command_has_help_in_both_forms() {
         &["operator", "raft"],
         &["operator", "raft", "list-peers"],
         &["version"],
+        &["event"],
+        &["rtt"],
+        &["keygen"],
+        &["keyring"],
+        &["monitor"],
     ];
     for command in commands {
         for help in ["--help", "-help"] {
@@ -551,4 +556,40 @@ fn maint_enable_disable_and_list_through_the_cli() {
         "{}",
         stderr(&unknown)
     );
+}
+
+#[test]
+fn event_fires_and_rtt_estimates_from_coordinates() {
+    let mut agent = Agent::start(&[]);
+    agent.wait_for_leader();
+    let fired = agent.ok(&["event", "-name=deploy", "-node=.*", "v1.2"]);
+    let id = fired
+        .strip_prefix("Event ID: ")
+        .map(str::trim)
+        .unwrap_or_else(|| panic!("{fired}"));
+    let events = http_get(agent.http_port, "/v1/event/list?name=deploy").expect("events");
+    assert!(events.contains(id), "{events}");
+    assert!(
+        events.contains("\"Payload\":\"djEuMg==\""),
+        "base64 of v1.2: {events}"
+    );
+    let refused = agent.cli(&["event", "-tag=web"]);
+    assert_eq!(refused.status.code(), Some(1));
+
+    for (node, x) in [("rtt-a", 0.0), ("rtt-b", 0.012)] {
+        let register = format!(r#"{{"Node": "{node}", "Address": "10.0.0.9"}}"#);
+        http_put(agent.http_port, "/v1/catalog/register", &register).expect("registered");
+        let coord = format!(
+            r#"{{"Node": "{node}", "Coord": {{"Vec": [{x}, 0, 0, 0, 0, 0, 0, 0], "Error": 0.1, "Adjustment": 0, "Height": 0}}}}"#
+        );
+        http_put(agent.http_port, "/v1/coordinate/update", &coord).expect("updated");
+    }
+    let estimate = agent.ok(&["rtt", "rtt-a", "rtt-b"]);
+    assert_eq!(
+        estimate,
+        "Estimated rtt-a <-> rtt-b rtt: 12.000 ms (using LAN coordinates)\n"
+    );
+    let unknown = agent.cli(&["rtt", "rtt-a", "nowhere"]);
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(stderr(&unknown).contains("Could not find a coordinate for node \"nowhere\""));
 }

@@ -3,6 +3,7 @@
 pub mod agent;
 pub mod autopilot;
 pub mod catalog;
+pub mod event;
 pub mod info;
 pub mod join;
 pub mod keyring;
@@ -13,6 +14,7 @@ pub mod members;
 pub mod monitor;
 pub mod operator;
 pub mod raft;
+pub mod rtt;
 pub mod services;
 mod table;
 pub mod version;
@@ -39,9 +41,11 @@ pub fn run(command: Commands) -> anyhow::Result<ExitCode> {
         Commands::Kv { command } => kv::run(command),
         Commands::Leave(args) => leave::leave(args),
         Commands::Maint(args) => maint::run(args),
+        Commands::Event(args) => event::run(args),
         Commands::Members(args) => members::run(args),
         Commands::Monitor(args) => monitor::run(args),
         Commands::Operator { command } => operator::run(command),
+        Commands::Rtt(args) => rtt::run(args),
         Commands::Services { command } => services::run(command),
         Commands::Version => Ok(version::run()),
     }

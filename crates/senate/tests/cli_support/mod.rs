@@ -201,9 +201,21 @@ impl Drop for Agent {
 
 /// The body of a plain HTTP/1.1 GET, or `None` if the agent is not answering yet.
 pub fn http_get(port: u16, path: &str) -> Option<String> {
+    http_request(port, "GET", path, "")
+}
+
+/// The body of a plain HTTP/1.1 PUT of `body`, or `None` unless it answered 200.
+pub fn http_put(port: u16, path: &str, body: &str) -> Option<String> {
+    http_request(port, "PUT", path, body)
+}
+
+fn http_request(port: u16, method: &str, path: &str, body: &str) -> Option<String> {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    let request = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
     stream.write_all(request.as_bytes()).ok()?;
     let mut response = String::new();
     stream.read_to_string(&mut response).ok()?;
