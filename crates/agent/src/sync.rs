@@ -36,7 +36,7 @@ pub(crate) async fn run(agent: Weak<LocalAgent>) {
         let local_changed = shared.sync_needed.notified();
         tokio::pin!(local_changed);
         local_changed.as_mut().enable();
-        let (index, wait) = match strong.sync_once(&mut output_synced_at).await {
+        let (index, wait) = match strong.sync_once(&mut output_synced_at, true).await {
             Ok(index) => (index, TICK),
             Err(error) => {
                 tracing::warn!(%error, "anti-entropy sync failed; retrying");
@@ -83,15 +83,17 @@ async fn node_record(
 }
 
 impl LocalAgent {
-    /// Pushes every difference between local state and the catalog, in one Raft entry, once a
-    /// leader is known; returns the index of the catalog record it compared with.
+    /// Pushes every difference between local state and the catalog, in one Raft entry (with
+    /// `only_with_leader`, only once the replica that answered knows a leader); returns the
+    /// index of the catalog record it compared with.
     pub(crate) async fn sync_once(
         &self,
         output_synced_at: &mut HashMap<String, Instant>,
+        only_with_leader: bool,
     ) -> Result<u64, ClusterError> {
         let node = self.config.node_name.clone();
         let (index, known_leader, record) = node_record(&self.backend, node, 0, TICK).await?;
-        if !known_leader {
+        if only_with_leader && !known_leader {
             return Ok(index);
         }
         let local = self.shared.lock().clone();
@@ -109,7 +111,7 @@ impl LocalAgent {
 
     /// Brings the catalog in line with this agent now (used at start-up, once Raft has a leader).
     pub async fn sync_now(&self) -> Result<(), ClusterError> {
-        self.sync_once(&mut HashMap::new()).await.map(|_| ())
+        self.sync_once(&mut HashMap::new(), false).await.map(|_| ())
     }
 
     fn plan(

@@ -2,10 +2,12 @@
 //! API commands and its own timer events, hands them to foca, sends the datagrams foca asks
 //! for, and publishes the member list whenever foca reports a change.
 
+use crate::broadcasts::Broadcasts;
 use crate::codec::{WireCodec, WireMember};
 use crate::config::{foca_config, GossipTiming};
 use crate::encryption::Envelope;
 use crate::error::GossipError;
+use crate::events::{EventHandler, EventLog};
 use crate::frame::{Frame, Refusal, Roster};
 use crate::identity::{NodeId, Tags};
 use crate::intents::{IntentHandler, LeaveIntent};
@@ -58,6 +60,8 @@ pub(crate) enum Command {
     Regossip,
     /// Spread a leave intent recorded by `force_leave`.
     Broadcast { leave: LeaveIntent },
+    /// Deliver and spread a user event, stamped and encoded by `fire_event`.
+    FireEvent { event: Vec<u8> },
     /// Stop; the reply (if any) is sent once the sockets are closed.
     Shutdown { reply: Option<oneshot::Sender<()>> },
 }
@@ -68,7 +72,7 @@ pub(crate) struct Inbox {
     pub(crate) datagrams: mpsc::Receiver<Bytes>,
 }
 
-type Core = Foca<NodeId, WireCodec, SmallRng, IntentHandler>;
+type Core = Foca<NodeId, WireCodec, SmallRng, Broadcasts>;
 
 pub(crate) struct Actor {
     foca: Core,
@@ -94,9 +98,13 @@ impl Actor {
         socket: Arc<UdpSocket>,
         envelope: Envelope,
         shared: Arc<Shared>,
+        events: Arc<EventLog>,
     ) -> Actor {
         let rng = SmallRng::seed_from_u64(identity.generation ^ u64::from(identity.addr.port()));
-        let handler = IntentHandler::new(Arc::clone(&shared));
+        let handler = Broadcasts::new(
+            IntentHandler::new(Arc::clone(&shared)),
+            EventHandler::new(events),
+        );
         let foca =
             Foca::with_custom_broadcast(identity, foca_config(&timing, 1), rng, WireCodec, handler);
         Actor {
@@ -217,6 +225,7 @@ impl Actor {
                 self.broadcast(&leave);
                 self.stale = true;
             }
+            Command::FireEvent { event } => self.fire(&event),
             Command::Shutdown { .. } => {}
         }
         self.drain().await;
@@ -400,14 +409,33 @@ impl Actor {
         let queued = leave
             .encode()
             .map_err(|error| error.to_string())
-            .and_then(|bytes| {
-                self.foca
-                    .add_broadcast(&bytes)
-                    .map_err(|error| error.to_string())
-            });
+            .and_then(|bytes| self.queue(&bytes));
         if let Err(error) = queued {
             tracing::warn!(%error, node = %leave.name, "could not broadcast a leave intent");
         }
+    }
+
+    /// A user event fired here: foca's handler delivers it locally as it queues it; then it
+    /// goes at once to a few members rather than waiting for the next gossip round.
+    fn fire(&mut self, event: &[u8]) {
+        if self.status != MemberStatus::Alive {
+            tracing::debug!("user event not fired: this node has left");
+            return;
+        }
+        if let Err(error) = self.queue(event) {
+            tracing::warn!(%error, "could not broadcast a user event");
+            return;
+        }
+        if let Err(error) = self.foca.broadcast(&mut self.runtime) {
+            tracing::debug!(%error, "user event broadcast failed");
+        }
+    }
+
+    fn queue(&mut self, item: &[u8]) -> Result<(), String> {
+        self.foca
+            .add_broadcast(item)
+            .map(drop)
+            .map_err(|error| error.to_string())
     }
 
     /// Sends what foca produced, schedules its timers, and publishes after a change.

@@ -1,7 +1,8 @@
 //! The datagram wire format: foca's headers and membership updates as bincode, behind a
 //! version byte. Identities travel whole (with tags) only where foca stores them — the
 //! sender and the updates; the destination and probe targets are sent without tags, which
-//! keeps a header with three identities inside one datagram.
+//! keeps a header with three identities inside one datagram. Smaller items (foca's custom
+//! broadcasts, coordinate pings) are bincode behind a tag byte saying what they are.
 
 use crate::identity::NodeId;
 use bincode::Options;
@@ -16,6 +17,10 @@ pub(crate) const DATAGRAM_VERSION: u8 = 1;
 /// The largest datagram foca produces and accepts (memberlist's UDP buffer size).
 pub(crate) const MAX_DATAGRAM: usize = 1400;
 
+/// What foca adds around one custom broadcast beyond the header: the update tally of a
+/// message that carries updates (empty here), and the item's length prefix.
+const BROADCAST_FRAMING: usize = 2 + 2;
+
 /// Why a datagram or update could not be encoded or decoded.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum CodecError {
@@ -27,6 +32,59 @@ pub(crate) enum CodecError {
     Full,
     #[error("bad encoding: {0}")]
     Bincode(#[from] bincode::Error),
+}
+
+/// Why a tagged item could not be read.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum TaggedError {
+    #[error("empty item")]
+    Empty,
+    #[error("unsupported item kind or version {0}")]
+    Unsupported(u8),
+    #[error("malformed item: {0}")]
+    Malformed(#[from] bincode::Error),
+}
+
+/// `item` as bincode behind `tag`.
+pub(crate) fn encode_tagged<T: Serialize>(tag: u8, item: &T) -> Result<Vec<u8>, bincode::Error> {
+    let mut bytes = vec![tag];
+    options().serialize_into(&mut bytes, item)?;
+    Ok(bytes)
+}
+
+/// The item behind `tag` in `bytes`; any other first byte is refused.
+pub(crate) fn decode_tagged<T: serde::de::DeserializeOwned>(
+    tag: u8,
+    bytes: &[u8],
+) -> Result<T, TaggedError> {
+    match bytes.split_first() {
+        Some((&found, body)) if found == tag => Ok(options().deserialize(body)?),
+        Some((&found, _)) => Err(TaggedError::Unsupported(found)),
+        None => Err(TaggedError::Empty),
+    }
+}
+
+/// How many bytes a custom broadcast may take so that it fits, next to the header, in a
+/// message (a ping, ack or gossip round without updates) from `src` to any member: the
+/// header is sized for the longest destination name and the widest numbers.
+pub(crate) fn broadcast_room(src: &NodeId) -> usize {
+    let widest = SocketAddr::from(([u16::MAX; 8], u16::MAX));
+    let longest = "n".repeat(crate::gossip::MAX_NODE_NAME);
+    let header = Header {
+        src: NodeId {
+            generation: u64::MAX,
+            ..src.clone()
+        },
+        src_incarnation: u16::MAX,
+        dst: NodeId::light(longest, widest, u64::MAX),
+        message: Message::Ping(u8::MAX),
+    };
+    let mut bytes = Vec::new();
+    match foca::Codec::encode_header(&mut WireCodec, &header, &mut bytes) {
+        Ok(()) => MAX_DATAGRAM.saturating_sub(bytes.len() + BROADCAST_FRAMING),
+        // A header that cannot be encoded leaves no room at all.
+        Err(_) => 0,
+    }
 }
 
 /// foca's `Codec` for [`NodeId`].
@@ -377,6 +435,47 @@ mod tests {
         ] {
             assert!(WireCodec.decode_header(bytes).is_err(), "{bytes:?}");
         }
+    }
+
+    #[test]
+    fn tagged_items_round_trip_and_refuse_other_tags() {
+        let bytes = encode_tagged(7, &("a".to_string(), 9u64)).expect("encodes");
+        assert_eq!(bytes[0], 7);
+        let back: (String, u64) = decode_tagged(7, &bytes).expect("decodes");
+        assert_eq!(back, ("a".to_string(), 9));
+        let wrong = decode_tagged::<(String, u64)>(8, &bytes);
+        assert!(matches!(wrong, Err(TaggedError::Unsupported(7))));
+        assert!(matches!(
+            decode_tagged::<u64>(7, &[]),
+            Err(TaggedError::Empty)
+        ));
+        assert!(matches!(
+            decode_tagged::<String>(7, &[7, 0xFF]),
+            Err(TaggedError::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn broadcast_room_leaves_space_for_the_largest_header() {
+        let small = broadcast_room(&node("a", 1));
+        let tags = Tags::from([("k".to_string(), "v".repeat(400))]);
+        let tagged = NodeId::new("a", SocketAddr::from(([127, 0, 0, 1], 1)), tags);
+        let big = broadcast_room(&tagged);
+        assert!(small > 1000, "{small}");
+        assert!(big + 350 < small, "{big} vs {small}");
+        // A ping from `a` to the longest name, plus the item, fits the datagram.
+        let dst = node(&"n".repeat(crate::gossip::MAX_NODE_NAME), 2);
+        let header = Header {
+            src: node("a", 1),
+            src_incarnation: 0,
+            dst,
+            message: Message::Ping(0),
+        };
+        let mut bytes = Vec::new();
+        WireCodec
+            .encode_header(&header, &mut bytes)
+            .expect("encodes");
+        assert!(bytes.len() + BROADCAST_FRAMING + small <= MAX_DATAGRAM);
     }
 
     #[test]

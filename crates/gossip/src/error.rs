@@ -36,6 +36,9 @@ pub enum GossipError {
     /// The encoded tags are larger than gossip can carry.
     #[error("gossip tags take {size} bytes encoded; the limit is {limit}")]
     TagsTooLarge { size: usize, limit: usize },
+    /// The encoded user event is larger than one datagram can carry.
+    #[error("user event takes {size} bytes encoded; gossip can carry {limit}")]
+    EventTooLarge { size: usize, limit: usize },
     /// A gossip encryption key is malformed.
     #[error("invalid encrypt key: {0}")]
     InvalidKey(#[from] KeyError),

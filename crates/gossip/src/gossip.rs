@@ -1,12 +1,16 @@
-//! The public gossip handle: starts the sockets and the actor, and offers join, the member
-//! list and its change counter, tags, leave, force-leave, keyring operations and shutdown.
+//! The public gossip handle: starts the sockets, the actor and the coordinate prober, and
+//! offers join, the member list and its change counter, tags, leave, force-leave, keyring
+//! operations, user events, network coordinates and shutdown.
 
 use crate::actor::{Actor, Command, Inbox};
 use crate::address;
-use crate::codec::options;
+use crate::codec::{broadcast_room, options};
 use crate::config::{advertised, GossipConfig};
+use crate::coordinates::Coordinates;
 use crate::encryption::Envelope;
 use crate::error::GossipError;
+use crate::event::{DeliveredEvent, UserEventMessage};
+use crate::events::EventLog;
 use crate::exchange;
 use crate::frame::{self, Refusal};
 use crate::identity::{NodeId, Tags};
@@ -15,15 +19,17 @@ use crate::join::{self, Contact};
 use crate::key_query::{self, KeyringReport};
 use crate::keyring::KeyringOp;
 use crate::member::{Member, MemberStatus, Row};
+use crate::prober::Prober;
 use crate::shared::{ForceLeave, Shared};
-use crate::udp;
+use crate::udp::{self, Inboxes};
 use bincode::Options;
+use senate_coordinate::Coordinate;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::{TcpListener, UdpSocket};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 /// The most bytes a node's tags may take encoded (memberlist's meta limit).
 pub const MAX_TAGS_SIZE: usize = 512;
@@ -46,6 +52,8 @@ pub struct Gossip {
 
 struct Handle {
     shared: Arc<Shared>,
+    events: Arc<EventLog>,
+    coordinates: Arc<Coordinates>,
     commands: mpsc::UnboundedSender<Command>,
     envelope: Envelope,
     local_address: SocketAddr,
@@ -81,20 +89,33 @@ impl Gossip {
         let identity = NodeId::new(&config.node_name, local_address, config.tags);
         let initial = Member::from_id(&identity, MemberStatus::Alive);
         let shared = Arc::new(Shared::new(Row::new(&identity, MemberStatus::Alive)));
+        let events = Arc::new(EventLog::new());
+        let coordinates =
+            Arc::new(Coordinates::new().map_err(|error| GossipError::Config(error.to_string()))?);
         let socket = Arc::new(udp_socket);
         let (commands, command_inbox) = mpsc::unbounded_channel();
         let (datagrams, datagram_inbox) = mpsc::channel(udp::INBOX);
+        let (pings, ping_inbox) = mpsc::channel(udp::PING_INBOX);
+        let prober = Prober::new(
+            Arc::clone(&socket),
+            envelope.clone(),
+            Arc::clone(&shared),
+            Arc::clone(&coordinates),
+            (config.timing.probe_interval, config.timing.probe_timeout),
+            !identity.generation,
+        );
+        let inboxes = Inboxes {
+            swim: datagrams,
+            pings,
+        };
         let helpers = vec![
-            tokio::spawn(udp::receive(
-                Arc::clone(&socket),
-                datagrams,
-                envelope.clone(),
-            )),
+            tokio::spawn(udp::receive(Arc::clone(&socket), inboxes, envelope.clone())),
             tokio::spawn(exchange::serve(
                 listener,
                 commands.clone(),
                 envelope.clone(),
             )),
+            tokio::spawn(prober.run(ping_inbox)),
         ];
         let inbox = Inbox {
             commands: command_inbox,
@@ -106,6 +127,7 @@ impl Gossip {
             socket,
             envelope.clone(),
             Arc::clone(&shared),
+            Arc::clone(&events),
         );
         tokio::spawn(async move {
             if let Some(reply) = actor.run(inbox, helpers).await {
@@ -116,6 +138,8 @@ impl Gossip {
         Ok(Gossip {
             inner: Arc::new(Handle {
                 shared,
+                events,
+                coordinates,
                 commands,
                 envelope,
                 local_address,
@@ -241,6 +265,47 @@ impl Gossip {
                 Ok(())
             }
         }
+    }
+
+    /// Fires a user event to every live member, this node included (Consul's
+    /// `/v1/event/fire`), and returns the Lamport time it was given. Gossip carries it once
+    /// through the pool; each node delivers it once to [`Gossip::subscribe_events`], filters
+    /// untouched. An event larger than a datagram can carry next to this node's header is
+    /// [`GossipError::EventTooLarge`]; after a leave or shutdown, [`GossipError::Shutdown`].
+    pub fn fire_event(&self, event: UserEventMessage) -> Result<u64, GossipError> {
+        let local = self.local_member();
+        if local.status != MemberStatus::Alive {
+            return Err(GossipError::Shutdown);
+        }
+        let src = NodeId::new(
+            &local.name,
+            SocketAddr::new(local.addr, local.port),
+            local.tags,
+        );
+        let (ltime, event) = self.inner.events.stamp(&event, broadcast_room(&src))?;
+        self.inner
+            .commands
+            .send(Command::FireEvent { event })
+            .map_err(|_| GossipError::Shutdown)?;
+        Ok(ltime)
+    }
+
+    /// Every user event this node delivers from now on — its own included — once each, in
+    /// the order they arrive. A subscriber that falls far behind misses the oldest ones (the
+    /// receiver reports how many as `Lagged`).
+    pub fn subscribe_events(&self) -> broadcast::Receiver<DeliveredEvent> {
+        self.inner.events.subscribe()
+    }
+
+    /// This node's network coordinate, as gossip round-trip times have refined it.
+    pub fn coordinate(&self) -> Coordinate {
+        self.inner.coordinates.current()
+    }
+
+    /// The coordinate each peer last reported, by node name (members no longer listed are
+    /// forgotten).
+    pub fn peer_coordinates(&self) -> BTreeMap<String, Coordinate> {
+        self.inner.coordinates.peers()
     }
 
     /// Whether gossip is encrypted on this node.

@@ -2,16 +2,13 @@
 //! `leave`, or an operator's `force-leave` — so that its Down state reads Left, not Failed
 //! (and, with prune, that it is dropped from the list).
 
-use crate::codec::options;
+use crate::broadcasts::LEAVE_INTENT;
+use crate::codec::{decode_tagged, encode_tagged, TaggedError};
 use crate::identity::NodeId;
 use crate::shared::Shared;
-use bincode::Options;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::Arc;
-
-/// The version byte in front of every encoded leave intent.
-const INTENT_VERSION: u8 = 1;
 
 /// The leave intents known, by node name.
 pub(crate) type Intents = HashMap<String, Intent>;
@@ -44,33 +41,16 @@ pub(crate) struct LeaveIntent {
 
 impl LeaveIntent {
     pub(crate) fn encode(&self) -> Result<Vec<u8>, bincode::Error> {
-        let mut bytes = vec![INTENT_VERSION];
-        options().serialize_into(&mut bytes, self)?;
-        Ok(bytes)
+        encode_tagged(LEAVE_INTENT, self)
     }
 
-    pub(crate) fn decode(bytes: &[u8]) -> Result<LeaveIntent, IntentError> {
-        match bytes.split_first() {
-            Some((&INTENT_VERSION, body)) => Ok(options().deserialize(body)?),
-            Some((&version, _)) => Err(IntentError::Version(version)),
-            None => Err(IntentError::Empty),
-        }
+    pub(crate) fn decode(bytes: &[u8]) -> Result<LeaveIntent, TaggedError> {
+        decode_tagged(LEAVE_INTENT, bytes)
     }
 
     pub(crate) fn intent(&self) -> Intent {
         Intent::new(self.generation, self.prune)
     }
-}
-
-/// Why a broadcast could not be read as a leave intent.
-#[derive(Debug, thiserror::Error)]
-pub(crate) enum IntentError {
-    #[error("empty broadcast")]
-    Empty,
-    #[error("unsupported leave intent version {0}")]
-    Version(u8),
-    #[error("malformed leave intent: {0}")]
-    Malformed(#[from] bincode::Error),
 }
 
 /// Records an intent in `intents`; true when it was news.
@@ -109,13 +89,13 @@ impl IntentHandler {
 
 impl foca::BroadcastHandler<NodeId> for IntentHandler {
     type Key = IntentKey;
-    type Error = IntentError;
+    type Error = TaggedError;
 
     fn receive_item(
         &mut self,
         data: &[u8],
         sender: Option<&NodeId>,
-    ) -> Result<Option<IntentKey>, IntentError> {
+    ) -> Result<Option<IntentKey>, TaggedError> {
         let leave = LeaveIntent::decode(data)?;
         let key = IntentKey {
             name: leave.name.clone(),
@@ -150,7 +130,7 @@ mod tests {
         assert_eq!(LeaveIntent::decode(&bytes).expect("decodes"), leave);
         assert!(LeaveIntent::decode(&[]).is_err());
         assert!(LeaveIntent::decode(&[9, 1]).is_err());
-        assert!(LeaveIntent::decode(&[INTENT_VERSION, 0xFF]).is_err());
+        assert!(LeaveIntent::decode(&[LEAVE_INTENT, 0xFF]).is_err());
     }
 
     #[test]

@@ -51,6 +51,10 @@ impl Shared {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    pub(crate) fn local_name(&self) -> &str {
+        &self.local_name
+    }
+
     pub(crate) fn is_local_name(&self, name: &str) -> bool {
         self.local_name == name
     }
