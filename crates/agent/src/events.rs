@@ -1,8 +1,11 @@
-//! The agent's user-event buffer: the most recent events it accepted, newest last, with a
-//! notification for blocking `/v1/event/list` queries.
+//! User events on the agent: a fired event is checked and handed to gossip, which carries it to
+//! every agent of the datacenter (this one included); each agent keeps the events whose node,
+//! service and tag filters select it — the most recent ones, newest last, with a notification
+//! for blocking `/v1/event/list` queries.
 
 use base64::Engine as _;
 use regex::Regex;
+use senate_gossip::{DeliveredEvent, UserEventMessage};
 use serde::Serialize;
 use std::collections::VecDeque;
 use std::sync::Mutex;
@@ -28,6 +31,25 @@ pub struct UserEvent {
     pub version: u32,
     #[serde(rename = "LTime")]
     pub ltime: u64,
+}
+
+impl UserEvent {
+    /// The event as Consul shows it: the payload base64-encoded, version 1.
+    pub fn delivered(delivered: &DeliveredEvent) -> Self {
+        let message = &delivered.event;
+        let payload = (!message.payload.is_empty())
+            .then(|| base64::engine::general_purpose::STANDARD.encode(&message.payload));
+        UserEvent {
+            id: message.id.clone(),
+            name: message.name.clone(),
+            payload,
+            node_filter: message.node_filter.clone(),
+            service_filter: message.service_filter.clone(),
+            tag_filter: message.tag_filter.clone(),
+            version: 1,
+            ltime: delivered.ltime,
+        }
+    }
 }
 
 /// What a client asks to fire.
@@ -60,32 +82,11 @@ pub struct EventBuffer {
 #[derive(Default)]
 struct Buffer {
     events: VecDeque<UserEvent>,
-    clock: u64,
 }
 
 impl EventBuffer {
-    /// Validates and records an event fired on this agent, and wakes blocked listers.
-    /// `local_node` and `local_services` (name, tags) decide whether the filters select this agent.
-    pub fn fire(
-        &self,
-        request: EventRequest,
-        local_node: &str,
-        local_services: &[(String, Vec<String>)],
-    ) -> Result<UserEvent, EventError> {
-        let event = self.build(request)?;
-        if selects(&event, local_node, local_services) {
-            let mut buffer = self.lock();
-            if buffer.events.len() == EVENT_BUFFER_SIZE {
-                buffer.events.pop_front();
-            }
-            buffer.events.push_back(event.clone());
-            drop(buffer);
-            self.changed.notify_waiters();
-        }
-        Ok(event)
-    }
-
-    fn build(&self, request: EventRequest) -> Result<UserEvent, EventError> {
+    /// Checks a request to fire an event and makes the message gossip carries.
+    pub fn prepare(request: EventRequest) -> Result<UserEventMessage, EventError> {
         if request.name.is_empty() {
             return Err(EventError::MissingName);
         }
@@ -96,23 +97,35 @@ impl EventBuffer {
         compile_filter("node", &request.node_filter)?;
         compile_filter("service", &request.service_filter)?;
         compile_filter("tag", &request.tag_filter)?;
-        let ltime = {
-            let mut buffer = self.lock();
-            buffer.clock += 1;
-            buffer.clock
-        };
-        let payload = (!request.payload.is_empty())
-            .then(|| base64::engine::general_purpose::STANDARD.encode(&request.payload));
-        Ok(UserEvent {
+        Ok(UserEventMessage {
             id: uuid_v4(),
             name: request.name,
-            payload,
+            payload: request.payload,
             node_filter: request.node_filter,
             service_filter: request.service_filter,
             tag_filter: request.tag_filter,
-            version: 1,
-            ltime,
         })
+    }
+
+    /// Records a delivered event if its filters select this agent (`local_node`, and its
+    /// services with their tags), and wakes blocked listers.
+    pub fn accept(
+        &self,
+        delivered: &DeliveredEvent,
+        local_node: &str,
+        local_services: &[(String, Vec<String>)],
+    ) {
+        let event = UserEvent::delivered(delivered);
+        if !selects(&event, local_node, local_services) {
+            return;
+        }
+        let mut buffer = self.lock();
+        if buffer.events.len() == EVENT_BUFFER_SIZE {
+            buffer.events.pop_front();
+        }
+        buffer.events.push_back(event);
+        drop(buffer);
+        self.changed.notify_waiters();
     }
 
     /// The buffered events, optionally only those named `name`, with the blocking index:
@@ -169,4 +182,33 @@ fn selects(event: &UserEvent, local_node: &str, local_services: &[(String, Vec<S
 
 fn uuid_v4() -> String {
     uuid::Uuid::new_v4().to_string()
+}
+
+/// Records every event gossip delivers to this agent that selects it, until gossip stops or
+/// the agent is dropped.
+pub async fn deliver(
+    events: std::sync::Arc<EventBuffer>,
+    gossip: senate_gossip::Gossip,
+    agent: std::sync::Weak<crate::local_agent::LocalAgent>,
+) {
+    use tokio::sync::broadcast::error::RecvError;
+    let mut delivered = gossip.subscribe_events();
+    loop {
+        let event = match delivered.recv().await {
+            Ok(event) => event,
+            Err(RecvError::Lagged(missed)) => {
+                tracing::warn!(missed, "user events were delivered faster than recorded");
+                continue;
+            }
+            Err(RecvError::Closed) => return,
+        };
+        let Some(agent) = agent.upgrade() else {
+            return;
+        };
+        events.accept(
+            &event,
+            &agent.config.node_name,
+            &agent.service_names_and_tags(),
+        );
+    }
 }

@@ -91,6 +91,7 @@ impl LocalAgent {
         agent.restore()?;
         agent.load_config_definitions(&agent.config.clone())?;
         tokio::spawn(crate::sync::run(Arc::downgrade(&agent)));
+        tokio::spawn(crate::coordinate_sync::run(Arc::downgrade(&agent)));
         Ok(agent)
     }
 

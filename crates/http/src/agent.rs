@@ -75,7 +75,7 @@ async fn agent_self(State(context): State<Arc<Context>>, uri: Uri) -> Result<Res
     let body = json!({
         "Config": config_view(config),
         "DebugConfig": debug_config_view(config),
-        "Coord": null,
+        "Coord": context.cluster.gossip().coordinate(),
         "Member": MemberView::of(context.cluster.gossip().local_member()),
         "Meta": config.node_meta,
         "Stats": stats(&context),

@@ -15,7 +15,7 @@ use std::sync::Arc;
 pub struct Context {
     pub config: Arc<AgentConfig>,
     pub cluster: Backend,
-    pub events: EventBuffer,
+    pub events: Arc<EventBuffer>,
     pub agent: Arc<LocalAgent>,
     /// Reads the configuration files again (for `/v1/agent/reload`).
     pub reload_config: ConfigLoader,

@@ -1,5 +1,5 @@
-//! `/v1/event/fire/<name>` and `/v1/event/list`: fire a user event, and list (blocking) the
-//! events this agent has seen.
+//! `/v1/event/fire/<name>` and `/v1/event/list`: fire a user event (gossip carries it to every
+//! agent of the datacenter), and list (blocking) the events this agent has received.
 
 use crate::body::read_limited;
 use crate::context::Context;
@@ -12,7 +12,8 @@ use axum::http::Uri;
 use axum::response::Response;
 use axum::routing::{get, put};
 use axum::Router;
-use senate_agent::events::{EventRequest, MAX_EVENT_BYTES};
+use senate_agent::events::{EventBuffer, EventRequest, UserEvent, MAX_EVENT_BYTES};
+use senate_gossip::DeliveredEvent;
 use senate_query::block_until_changed;
 use std::sync::Arc;
 
@@ -40,14 +41,17 @@ async fn fire(
         service_filter: filter("service"),
         tag_filter: filter("tag"),
     };
-    let event = context
-        .events
-        .fire(
-            request,
-            &context.config.node_name,
-            &context.agent.service_names_and_tags(),
-        )
-        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let message =
+        EventBuffer::prepare(request).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let ltime = context
+        .cluster
+        .gossip()
+        .fire_event(message.clone())
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    let event = UserEvent::delivered(&DeliveredEvent {
+        ltime,
+        event: message,
+    });
     Ok(reply::json(&event, params.has("pretty")))
 }
 

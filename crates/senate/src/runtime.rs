@@ -203,17 +203,29 @@ pub fn http_router(
     logs: Arc<LogMonitor>,
     leave_requested: &Arc<Notify>,
 ) -> Router {
+    let backend_gossip = backend.gossip().clone();
     let load: ConfigLoader = Arc::new(move || AgentConfig::load(&args).map_err(|e| e.to_string()));
     reload_on_hangup(agent.clone(), load.clone());
     senate_http::router(Arc::new(senate_http::Context {
         config: config.clone(),
         cluster: backend,
-        events: EventBuffer::default(),
+        events: start_event_delivery(&backend_gossip, agent),
         agent: agent.clone(),
         reload_config: load,
         logs,
         shutdown: leave_requested.clone(),
     }))
+}
+
+/// This agent's event buffer, filled with the user events gossip delivers to it.
+fn start_event_delivery(gossip: &Gossip, agent: &Arc<LocalAgent>) -> Arc<EventBuffer> {
+    let events = Arc::new(EventBuffer::default());
+    tokio::spawn(senate_agent::events::deliver(
+        events.clone(),
+        gossip.clone(),
+        Arc::downgrade(agent),
+    ));
+    events
 }
 
 /// Reloads the configuration on every SIGHUP, as `PUT /v1/agent/reload` does.

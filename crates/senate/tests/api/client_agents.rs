@@ -320,3 +320,108 @@ fn sigterm_makes_a_client_leave_gracefully_and_a_server_just_stop() {
         (member_status(&mut observer, &server_node)? == 4).then_some(())
     });
 }
+
+fn event_ids(client: &mut Client, name: &str) -> Option<Vec<String>> {
+    let events = client
+        .try_request("GET", &format!("/v1/event/list?name={name}"), b"")
+        .ok()?
+        .json();
+    Some(
+        events
+            .as_array()?
+            .iter()
+            .filter_map(|e| e["ID"].as_str().map(str::to_string))
+            .collect(),
+    )
+}
+
+#[test]
+fn an_event_fired_on_one_client_reaches_the_others_that_its_filters_select() {
+    let cluster = cluster_with_clients();
+    let target = cluster.clients[1].node().to_string();
+    let mut firer = cluster.clients[0].client();
+    let everyone = firer.put("/v1/event/fire/hello", "all").expect(200).json();
+    let only_one = firer
+        .put(&format!("/v1/event/fire/hello?node=^{target}$"), "one")
+        .expect(200)
+        .json();
+    assert!(
+        only_one["LTime"].as_u64() > everyone["LTime"].as_u64(),
+        "{only_one}"
+    );
+    let (everyone, only_one) = (
+        everyone["ID"].as_str().unwrap().to_string(),
+        only_one["ID"].as_str().unwrap().to_string(),
+    );
+    let mut selected = cluster.clients[1].client();
+    wait_for(DEADLINE, "both events on the selected client", || {
+        let ids = event_ids(&mut selected, "hello")?;
+        (ids.contains(&everyone) && ids.contains(&only_one)).then_some(())
+    });
+    for agent in cluster.servers.iter().chain(&cluster.clients[..1]) {
+        let mut other = agent.client();
+        wait_for(DEADLINE, "the unfiltered event everywhere", || {
+            event_ids(&mut other, "hello")?
+                .contains(&everyone)
+                .then_some(())
+        });
+        let ids = event_ids(&mut other, "hello").unwrap_or_default();
+        assert!(
+            !ids.contains(&only_one),
+            "{} was not selected",
+            agent.node()
+        );
+    }
+}
+
+#[test]
+fn every_agent_reports_a_network_coordinate_measured_by_gossip() {
+    let cluster = cluster_with_clients();
+    let mut client = cluster.clients[0].client();
+    wait_for(
+        DEADLINE,
+        "the agent's coordinate to move off its start",
+        || {
+            let me = client
+                .try_request("GET", "/v1/agent/self", b"")
+                .ok()?
+                .json();
+            let error = me["Coord"]["Error"].as_f64()?;
+            (error < 1.5).then_some(())
+        },
+    );
+    let nodes: Vec<String> = cluster
+        .servers
+        .iter()
+        .chain(&cluster.clients)
+        .map(|agent| agent.node().to_string())
+        .collect();
+    wait_for(
+        DEADLINE,
+        "a coordinate for every node in the catalog",
+        || {
+            let listed = client
+                .try_request("GET", "/v1/coordinate/nodes", b"")
+                .ok()?
+                .json();
+            let named: Vec<&str> = listed
+                .as_array()?
+                .iter()
+                .filter_map(|c| c["Node"].as_str())
+                .collect();
+            nodes
+                .iter()
+                .all(|n| named.contains(&n.as_str()))
+                .then_some(())
+        },
+    );
+    let near = client
+        .get("/v1/catalog/nodes?near=_agent")
+        .expect(200)
+        .json();
+    assert_eq!(
+        near[0]["Node"],
+        cluster.clients[0].node(),
+        "nearest to itself first: {near}"
+    );
+}
