@@ -56,6 +56,8 @@ pub struct HttpArgs {
 pub struct Reply {
     pub status: u16,
     pub body: Bytes,
+    /// The `X-Consul-Index` header, when the answer carried one.
+    pub index: Option<u64>,
 }
 
 impl Reply {
@@ -214,13 +216,21 @@ impl ApiClient {
             .await
             .map_err(|error| transport_error(&method, &url, &error))?;
         let status = response.status().as_u16();
+        let index = response
+            .headers()
+            .get("x-consul-index")
+            .and_then(|value| value.to_str().ok()?.parse().ok());
         let body = response
             .into_body()
             .collect()
             .await
             .map_err(|error| anyhow!("{} {url:?}: reading response: {error}", go_method(&method)))?
             .to_bytes();
-        Ok(Reply { status, body })
+        Ok(Reply {
+            status,
+            body,
+            index,
+        })
     }
 
     fn url(&self, path: &str, query: &[(&str, String)]) -> String {
@@ -367,6 +377,7 @@ mod tests {
         let reply = Reply {
             status: 500,
             body: Bytes::from_static(b"No cluster leader\n"),
+            index: None,
         };
         let error = reply.into_ok_body().unwrap_err().to_string();
         assert_eq!(error, "Unexpected response code: 500 (No cluster leader)");

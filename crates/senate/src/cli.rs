@@ -19,6 +19,7 @@ use crate::commands::monitor::MonitorArgs;
 use crate::commands::operator::OperatorCommand;
 use crate::commands::rtt::RttArgs;
 use crate::commands::services::ServicesCommand;
+use crate::commands::watch::WatchArgs;
 
 /// Senate: a Consul-compatible service catalog and key-value store.
 #[derive(Debug, Parser)]
@@ -77,6 +78,8 @@ pub enum Commands {
     },
     /// Prints the Senate version
     Version,
+    /// Watches for changes (user events)
+    Watch(WatchArgs),
 }
 
 /// Parses a `key=value` flag value (such as `-meta` or `-node-meta`), split at the first `=`.

@@ -593,3 +593,40 @@ fn event_fires_and_rtt_estimates_from_coordinates() {
     assert_eq!(unknown.status.code(), Some(1));
     assert!(stderr(&unknown).contains("Could not find a coordinate for node \"nowhere\""));
 }
+
+#[test]
+fn watch_type_event_hands_new_events_to_its_handler() {
+    let mut agent = Agent::start(&[]);
+    agent.wait_for_leader();
+    let dir = TempDir::new("watch");
+    let seen = dir.0.join("seen.json");
+    let handler = format!("cat >> {}", seen.display());
+    let mut watch = senate(&["watch", "-type=event", "-name=deploy", &handler])
+        .env("CONSUL_HTTP_ADDR", agent.address())
+        .spawn()
+        .expect("starting senate watch");
+    let fired = agent.ok(&["event", "-name=deploy", "v2"]);
+    let id = fired
+        .trim()
+        .strip_prefix("Event ID: ")
+        .unwrap_or_default()
+        .to_string();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !fs::read_to_string(&seen).unwrap_or_default().contains(&id) {
+        assert!(
+            Instant::now() < deadline,
+            "the handler never saw event {id}"
+        );
+        agent.ok(&["event", "-name=deploy", "again"]);
+        thread::sleep(Duration::from_millis(200));
+    }
+    let _ = watch.kill();
+    let _ = watch.wait();
+    let refused = agent.cli(&["watch", "-type=key"]);
+    assert_eq!(refused.status.code(), Some(1), "{}", stderr(&refused));
+    assert!(
+        stderr(&refused).contains("Unsupported watch type"),
+        "{}",
+        stderr(&refused)
+    );
+}

@@ -18,6 +18,7 @@ pub mod rtt;
 pub mod services;
 mod table;
 pub mod version;
+pub mod watch;
 
 use std::future::Future;
 use std::io::{ErrorKind, Write};
@@ -48,6 +49,7 @@ pub fn run(command: Commands) -> anyhow::Result<ExitCode> {
         Commands::Rtt(args) => rtt::run(args),
         Commands::Services { command } => services::run(command),
         Commands::Version => Ok(version::run()),
+        Commands::Watch(args) => watch::run(args),
     }
 }
 
