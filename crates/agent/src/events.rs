@@ -108,7 +108,8 @@ impl EventBuffer {
     }
 
     /// Records a delivered event if its filters select this agent (`local_node`, and its
-    /// services with their tags), and wakes blocked listers.
+    /// services with their tags) and it is not recorded yet (the agent that fired an event
+    /// records it at once, then gossip delivers it again), and wakes blocked listers.
     pub fn accept(
         &self,
         delivered: &DeliveredEvent,
@@ -120,6 +121,9 @@ impl EventBuffer {
             return;
         }
         let mut buffer = self.lock();
+        if buffer.events.iter().any(|known| known.id == event.id) {
+            return;
+        }
         if buffer.events.len() == EVENT_BUFFER_SIZE {
             buffer.events.pop_front();
         }

@@ -48,11 +48,19 @@ async fn fire(
         .gossip()
         .fire_event(message.clone())
         .map_err(|e| ApiError::internal(e.to_string()))?;
-    let event = UserEvent::delivered(&DeliveredEvent {
+    let delivered = DeliveredEvent {
         ltime,
         event: message,
-    });
-    Ok(reply::json(&event, params.has("pretty")))
+    };
+    // Listed here at once, as before gossip delivers it back to this agent.
+    let services = context.agent.service_names_and_tags();
+    context
+        .events
+        .accept(&delivered, &context.config.node_name, &services);
+    Ok(reply::json(
+        &UserEvent::delivered(&delivered),
+        params.has("pretty"),
+    ))
 }
 
 async fn list(State(context): State<Arc<Context>>, uri: Uri) -> Result<Response, ApiError> {
