@@ -165,7 +165,11 @@ fn invalid_session_bodies_are_rejected() {
         (r#"{"TTL":"soon"}"#, "TTL not a duration", 400),
         (r#"{"Behavior":"explode"}"#, "unknown behavior", 400),
         (r#"{"Name": "#, "malformed JSON", 400),
-        (r#"{"LockDelay":"forever"}"#, "lock delay not a duration", 400),
+        (
+            r#"{"LockDelay":"forever"}"#,
+            "lock delay not a duration",
+            400,
+        ),
     ];
     for (body, why, status) in cases {
         let response = c.put("/v1/session/create", body);
