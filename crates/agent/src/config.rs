@@ -100,6 +100,8 @@ pub struct AgentConfig {
     pub ui: bool,
     /// `encrypt`: the gossip encryption key (base64), if configured.
     pub encrypt: Option<String>,
+    /// `reconnect_timeout`: how long failed members stay listed before they are reaped.
+    pub reconnect_timeout: Duration,
     /// `leave_on_terminate`: leave gracefully on SIGTERM (default: client agents do).
     pub leave_on_terminate: bool,
     /// `skip_leave_on_interrupt`: exit without leaving on SIGINT (default: servers do).

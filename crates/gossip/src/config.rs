@@ -106,6 +106,8 @@ pub struct GossipTiming {
     pub suspicion_multiplier: u32,
     /// How often a node re-announces itself to a random member (anti-partition).
     pub push_pull_interval: Duration,
+    /// How long a failed member stays listed before it is reaped (Consul's `reconnect_timeout`).
+    pub reconnect_timeout: Duration,
 }
 
 impl GossipTiming {
@@ -117,6 +119,7 @@ impl GossipTiming {
             gossip_interval: Duration::from_millis(200),
             suspicion_multiplier: 4,
             push_pull_interval: Duration::from_secs(30),
+            reconnect_timeout: REAP_INTERVAL,
         }
     }
 
@@ -205,7 +208,7 @@ pub(crate) fn foca_config(timing: &GossipTiming, cluster_size: usize) -> foca::C
         num_indirect_probes: non_zero(INDIRECT_PROBES),
         max_transmissions: max_transmissions(cluster_size),
         suspect_to_down_after: timing.suspicion_timeout(cluster_size),
-        remove_down_after: Some(REAP_INTERVAL),
+        remove_down_after: Some(timing.reconnect_timeout),
         max_packet_size: non_zero(crate::codec::MAX_DATAGRAM),
         notify_down_members: true,
         periodic_announce: Some(foca::PeriodicParams {

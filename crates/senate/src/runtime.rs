@@ -62,7 +62,10 @@ pub async fn start_gossip(config: &AgentConfig) -> anyhow::Result<Gossip> {
         bind: SocketAddr::new(config.bind_addr, port),
         advertise: SocketAddr::new(advertise_ip(config), port),
         tags: local_identity(config).tags(),
-        timing: GossipTiming::lan(),
+        timing: GossipTiming {
+            reconnect_timeout: config.reconnect_timeout,
+            ..GossipTiming::lan()
+        },
         encryption: encryption(config),
     };
     Gossip::start(gossip_config)

@@ -88,6 +88,10 @@ fn bad_flag_values_stop_the_agent() {
             &["agent", "-dev", "-encrypt=c2hvcnQ="][..],
             "invalid encrypt key",
         ),
+        (
+            &["agent", "-dev", "-hcl", "reconnect_timeout = \"1h\""][..],
+            "reconnect_timeout must be >= 8h",
+        ),
     ] {
         let output = run(args);
         assert_eq!(output.status.code(), Some(1), "{args:?}");

@@ -2,6 +2,7 @@
 
 use std::net::IpAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use serde_json::{json, Value};
 
@@ -40,6 +41,7 @@ fn defaults() -> Value {
         "session_ttl_min": "10s",
         "check_update_interval": "5m",
         "retry_interval": "30s",
+        "reconnect_timeout": "72h",
         "retry_max": 0,
         "acl": { "default_policy": "allow", "down_policy": "extend-cache", "token_ttl": "30s" },
         "ui_config": { "enabled": false }
@@ -138,6 +140,7 @@ impl Builder {
             start_join: self.settings.get("start_join").unwrap_or_default(),
             retry_join: self.settings.get("retry_join").unwrap_or_default(),
             retry_interval: self.settings.value("retry_interval")?,
+            reconnect_timeout: self.reconnect_timeout()?,
             retry_max: self.settings.number("retry_max")?,
             ui: self.settings.value("ui_config.enabled")?,
             encrypt: self
@@ -348,6 +351,20 @@ impl Builder {
         })
     }
 }
+
+impl Builder {
+    /// `reconnect_timeout`: at least 8 hours, as Consul requires.
+    fn reconnect_timeout(&mut self) -> Result<Duration, ConfigError> {
+        let timeout: Duration = self.settings.value("reconnect_timeout")?;
+        if timeout < MIN_RECONNECT_TIMEOUT {
+            return invalid("reconnect_timeout must be >= 8h");
+        }
+        Ok(timeout)
+    }
+}
+
+/// Consul's shortest `reconnect_timeout`.
+const MIN_RECONNECT_TIMEOUT: Duration = Duration::from_secs(8 * 60 * 60);
 
 fn invalid<T>(message: &str) -> Result<T, ConfigError> {
     Err(ConfigError::Invalid(message.to_string()))

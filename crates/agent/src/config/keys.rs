@@ -118,6 +118,7 @@ const KEYS: &[(&str, Kind)] = &[
     ("start_join", Kind::TextList),
     ("retry_join", Kind::TextList),
     ("retry_interval", Kind::Duration),
+    ("reconnect_timeout", Kind::Duration),
     (
         "retry_max",
         Kind::Int {
