@@ -37,8 +37,11 @@ async fn service_checks(
     uri: Uri,
 ) -> Result<Response, ApiError> {
     let params = Params::parse(uri.query());
-    let node_meta = node_meta_filter(&params)?;
-    let query = Query::HealthServiceChecks { service, node_meta };
+    let query = Query::HealthServiceChecks {
+        service,
+        node_meta: node_meta_filter(&params)?,
+        near: near(&params, &context),
+    };
     answer(&context, &params, query).await
 }
 
@@ -73,6 +76,10 @@ async fn state(
                 .map_err(|_| ApiError::bad_request(format!("Invalid check state: {other:?}")))?,
         ),
     };
-    let node_meta = node_meta_filter(&params)?;
-    answer(&context, &params, Query::HealthState { state, node_meta }).await
+    let query = Query::HealthState {
+        state,
+        node_meta: node_meta_filter(&params)?,
+        near: near(&params, &context),
+    };
+    answer(&context, &params, query).await
 }

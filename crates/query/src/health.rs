@@ -20,10 +20,12 @@ pub fn service_checks(
     tables: &Tables,
     service: &str,
     node_meta: &NodeMetaFilter,
+    near: Option<&str>,
     pretty: bool,
 ) -> Answer {
     let (index, checks) = tables.service_checks(service);
-    let kept = node_meta.keep_checks(tables, checks);
+    let mut kept = node_meta.keep_checks(tables, checks);
+    sort_near(tables, near, &mut kept, |check| check.node.as_str());
     Answer::found(index, json_bytes(&kept, pretty))
 }
 
@@ -63,9 +65,11 @@ pub fn state(
     tables: &Tables,
     state: Option<CheckStatus>,
     node_meta: &NodeMetaFilter,
+    near: Option<&str>,
     pretty: bool,
 ) -> Answer {
     let (index, checks) = tables.checks_in_state(state);
-    let kept = node_meta.keep_checks(tables, checks);
+    let mut kept = node_meta.keep_checks(tables, checks);
+    sort_near(tables, near, &mut kept, |check| check.node.as_str());
     Answer::found(index, json_bytes(&kept, pretty))
 }

@@ -39,10 +39,11 @@ pub enum Query {
     NodeRecord { node: String },
     /// `/v1/health/node/<node>`.
     HealthNode { node: String },
-    /// `/v1/health/checks/<service>`.
+    /// `/v1/health/checks/<service>`, nearest to `near` first when given.
     HealthServiceChecks {
         service: String,
         node_meta: NodeMetaFilter,
+        near: Option<String>,
     },
     /// `/v1/health/service/<service>`, nearest to `near` first when given.
     HealthService {
@@ -52,10 +53,11 @@ pub enum Query {
         passing_only: bool,
         near: Option<String>,
     },
-    /// `/v1/health/state/<state>` (`None`: any).
+    /// `/v1/health/state/<state>` (`None`: any), nearest to `near` first when given.
     HealthState {
         state: Option<CheckStatus>,
         node_meta: NodeMetaFilter,
+        near: Option<String>,
     },
     /// `/v1/session/info/<id>`.
     SessionInfo { id: String },
@@ -152,9 +154,11 @@ impl Query {
             Query::CatalogNode { node } => catalog::node(tables, node, pretty),
             Query::NodeRecord { node } => catalog::node_record(tables, node),
             Query::HealthNode { node } => health::node(tables, node, pretty),
-            Query::HealthServiceChecks { service, node_meta } => {
-                health::service_checks(tables, service, node_meta, pretty)
-            }
+            Query::HealthServiceChecks {
+                service,
+                node_meta,
+                near,
+            } => health::service_checks(tables, service, node_meta, near.as_deref(), pretty),
             Query::HealthService {
                 service,
                 tags,
@@ -174,9 +178,11 @@ impl Query {
                 });
                 Answer::found(index, body)
             }
-            Query::HealthState { state, node_meta } => {
-                health::state(tables, *state, node_meta, pretty)
-            }
+            Query::HealthState {
+                state,
+                node_meta,
+                near,
+            } => health::state(tables, *state, node_meta, near.as_deref(), pretty),
             Query::SessionInfo { id } => session::info(tables, id, pretty),
             Query::SessionsOfNode { node } => session::of_node(tables, node, pretty),
             Query::Sessions => session::list(tables, pretty),
