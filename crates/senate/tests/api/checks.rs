@@ -85,6 +85,9 @@ fn ttl_updates_set_status_and_output() {
         put_ok(&mut c, path, "");
         let check = agent_status(&mut c, "manual", status);
         assert_eq!(check["Output"], output, "after {path}");
+        // Each status reaches the catalog before the next (an output-only change that follows
+        // a synced status waits for check_update_interval, as in Consul).
+        wait_for_catalog_status(&server, "manual", status);
     }
     put_ok(
         &mut c,
