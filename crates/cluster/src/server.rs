@@ -351,9 +351,16 @@ impl ClusterServer {
                 .await;
         }
         self.raft.pause_heartbeats(true);
+        // The target campaigns for up to `hold`; its answer may take a little longer to arrive.
+        let answer_within = hold + timing.hold_timeout();
         let campaign = self
             .rpc
-            .call(&chosen.node.address, CAMPAIGN, Default::default(), hold)
+            .call(
+                &chosen.node.address,
+                CAMPAIGN,
+                Default::default(),
+                answer_within,
+            )
             .await;
         self.raft.pause_heartbeats(false);
         campaign.map_err(remote_or_rpc)?;
