@@ -75,8 +75,12 @@ impl SessionTimers {
     }
 }
 
-/// Whether this leader of several voters has gone two leases without a quorum's acknowledgement.
+/// Whether this leader of several voters has gone two leases without a quorum's acknowledgement
+/// (not counting a leadership transfer, which holds heartbeats back so another server wins).
 fn lost_quorum(node: &RaftNode) -> bool {
+    if node.heartbeats_paused() {
+        return false;
+    }
     let lease = node.timing().leader_lease();
     let view = node.leadership();
     let (_, servers) = node.servers();

@@ -18,6 +18,7 @@ use senate_rpc::{Kind, RpcClient};
 use senate_state::{Command, Outcome, Store};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -112,6 +113,8 @@ pub struct RaftNode {
     id: u64,
     timing: RaftTiming,
     contacts: PeerContacts,
+    /// Set while a leadership transfer holds this leader's heartbeats back.
+    heartbeats_paused: AtomicBool,
 }
 
 /// One server in the Raft configuration.
@@ -166,6 +169,7 @@ impl RaftNode {
             id,
             timing,
             contacts,
+            heartbeats_paused: AtomicBool::new(false),
         })
     }
 
@@ -210,6 +214,12 @@ impl RaftNode {
     /// Commits `command` through Raft (grouped with concurrent proposals) and returns what
     /// applying it produced. Fails with [`ConsensusError::NotLeader`] on a follower.
     pub async fn propose(&self, command: Command) -> Result<Outcome, ConsensusError> {
+        // While leadership is being handed on, new entries would keep the followers' view of
+        // this leader fresh (and the target behind): hold them until the transfer ends, then
+        // they go to whoever leads.
+        while self.heartbeats_paused() {
+            tokio::time::sleep(self.timing.heartbeat).await;
+        }
         self.proposer.propose(command).await
     }
 
@@ -332,7 +342,14 @@ impl RaftNode {
     /// Stops (or resumes) this leader's heartbeats, so that a chosen follower can win an
     /// election for a leadership transfer.
     pub fn pause_heartbeats(&self, paused: bool) {
+        self.heartbeats_paused.store(paused, Ordering::Release);
         self.raft.runtime_config().heartbeat(!paused);
+    }
+
+    /// Whether a leadership transfer is holding this leader's heartbeats back (its quorum's
+    /// acknowledgements then age on purpose).
+    pub fn heartbeats_paused(&self) -> bool {
+        self.heartbeats_paused.load(Ordering::Acquire)
     }
 
     /// Allows or forbids this server to start elections of its own.
