@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::error::Result;
 use crate::load::{self, LevelResult, LevelSpec, RequestSource, RunLimit};
-use crate::procfs::{self, MemoryUse, ServerProcess};
+use crate::procfs::{self, AgentProcess, MemoryUse};
 use crate::target::Target;
 
 /// Every node the bench registers is named `bench-node-<i>`.
@@ -85,7 +85,7 @@ impl CatalogSpec {
 pub async fn run_catalog(
     target: &Target,
     spec: &CatalogSpec,
-    server: Option<&ServerProcess>,
+    server: Option<&AgentProcess>,
     mut progress: impl FnMut(&str, &LevelResult),
 ) -> Result<CatalogReport> {
     let memory_before = procfs::sample(server)?;
@@ -117,7 +117,7 @@ type Measured = (LevelResult, Option<MemoryUse>, Vec<EndpointLevel>);
 async fn register_and_read(
     target: &Target,
     spec: &CatalogSpec,
-    server: Option<&ServerProcess>,
+    server: Option<&AgentProcess>,
     progress: &mut impl FnMut(&str, &LevelResult),
 ) -> Result<Measured> {
     let source = Register {

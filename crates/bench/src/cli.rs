@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use senate_bench::catalog::CatalogSpec;
+use senate_bench::clients::ClientSpec;
 use senate_bench::cluster::ClusterSpec;
 use senate_bench::failover::FailoverSpec;
 use senate_bench::kv::ReadMode;
@@ -20,7 +21,8 @@ use senate_bench::watch::WatchSpec;
 /// (unless --keep).
 ///
 /// `cluster` measures a 3-server cluster instead of one --addr: it starts the servers itself
-/// (--start-cluster) or takes --addrs (with --pids for failover).
+/// (--start-cluster, with --clients N client agents) or takes --addrs (with --pids for
+/// failover, and --client-addrs for existing client agents).
 #[derive(Debug, Parser)]
 #[command(name = "senate-bench", version)]
 pub struct Cli {
@@ -75,7 +77,8 @@ pub enum Command {
     /// kv-put, kv-get and watch (and catalog with --catalog) in sequence, reported as one
     /// markdown table set.
     All(AllArgs),
-    /// A 3-server cluster: KV PUT/GET through the leader and through a follower, blocking
+    /// A 3-server cluster: KV PUT/GET through the leader and through a follower, client agents'
+    /// memory and KV GET through one of them (with --clients or --client-addrs), blocking
     /// fan-out through a follower, and failover (kill -9 of the leader). Either starts the
     /// servers (--start-cluster) or points at them (--addrs; --addr is ignored).
     Cluster(Box<ClusterArgs>),
@@ -211,6 +214,29 @@ pub struct ClusterArgs {
     /// follower's memory samples).
     #[arg(long, value_delimiter = ',', requires = "addrs")]
     pub pids: Vec<u32>,
+    /// With --start-cluster: client agents (`senate agent` without -server) to start, joined
+    /// to the servers; their memory is sampled and KV GET compared through the first of them.
+    #[arg(long, default_value = "0", conflicts_with = "addrs")]
+    pub clients: usize,
+    /// HTTP addresses of an existing cluster's client agents (Consul or Senate), comma-separated;
+    /// GETs are compared through the first.
+    #[arg(long, value_delimiter = ',', conflicts_with = "start_cluster")]
+    pub client_addrs: Vec<String>,
+    /// Process ids of the --client-addrs agents, in the same order; needed for their memory.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        requires = "client_addrs",
+        conflicts_with = "start_cluster"
+    )]
+    pub client_pids: Vec<u32>,
+    /// Read modes of the GETs compared through a client agent, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "default,stale")]
+    pub client_modes: Vec<ReadMode>,
+    /// Bound on waiting for every client agent to list itself and the servers alive and to know
+    /// the leader.
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    pub client_ready_timeout: Duration,
     /// Bound on waiting for one leader with every server a voter.
     #[arg(long, default_value = "30s", value_parser = parse_duration)]
     pub settle_timeout: Duration,
@@ -284,6 +310,10 @@ impl ClusterArgs {
                 value_size: self.value_size,
             }),
             settle_timeout: self.settle_timeout,
+            clients: ClientSpec {
+                modes: self.client_modes.clone(),
+                ready_timeout: self.client_ready_timeout,
+            },
         }
     }
 }

@@ -1,29 +1,32 @@
 //! Cluster mode: against a 3-server cluster, KV PUT and GET (each read mode) through the leader
-//! and through a follower at each concurrency, blocking-query fan-out through a follower, and
-//! failover (`kill -9` of the leader). The KV and fan-out phases reuse [`load`] and [`watch`]
-//! with the chosen server as target; failover is [`failover`].
+//! and through a follower at each concurrency; with client agents, their memory and KV GET
+//! through one of them against GET straight to the leader and the follower; blocking-query
+//! fan-out through a follower; and failover (`kill -9` of the leader). The KV, client and
+//! fan-out phases reuse [`load`] and [`watch`] with the chosen agent as target; the client
+//! agents' readiness and comparison are [`clients`]; failover is [`failover`].
 
 use std::fmt;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+use crate::clients::{self, ClientAgentReport, ClientReport, ClientSpec, Route, Routes};
 use crate::error::{BenchError, Result};
 use crate::failover::{self, FailoverReport, FailoverSpec, Survivor, Victim};
 use crate::kv::{Operation, ReadMode};
 use crate::load::{self, LevelResult, LoadSpec};
-use crate::procfs::ServerProcess;
+use crate::procfs::{self, AgentProcess, MemoryUse};
 use crate::report::level_line;
 use crate::servers::{self, Roles, ServerStatus};
 use crate::target::Target;
 use crate::watch::{self, WatchReport, WatchSpec};
 
-/// One server of the cluster under test.
+/// One agent (server or client agent) of the cluster under test.
 #[derive(Debug, Clone)]
 pub struct ClusterMember {
     pub target: Target,
-    /// Its process, when known (started by the bench, or given with `--pids`).
-    pub process: Option<ServerProcess>,
+    /// Its process, when known (started by the bench, or given with `--pids`/`--client-pids`).
+    pub process: Option<AgentProcess>,
 }
 
 /// Parameters of every cluster phase.
@@ -41,6 +44,8 @@ pub struct ClusterSpec {
     pub failover: Option<FailoverSpec>,
     /// Bound on waiting for one leader with every server a voter.
     pub settle_timeout: Duration,
+    /// The client-agent phase, run when there are client agents.
+    pub clients: ClientSpec,
 }
 
 /// Which server a load went through.
@@ -51,12 +56,18 @@ pub enum Role {
     Follower,
 }
 
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+impl Role {
+    fn name(self) -> &'static str {
+        match self {
             Role::Leader => "leader",
             Role::Follower => "follower",
-        })
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
     }
 }
 
@@ -88,6 +99,8 @@ pub struct ClusterReport {
     /// Time until the cluster had one leader and every server was a voter.
     pub settle_secs: f64,
     pub kv: Vec<RoleLevel>,
+    /// With client agents: their readiness, memory and GETs through one of them.
+    pub clients: Option<ClientReport>,
     /// The follower the fan-out went through.
     pub fanout_node: String,
     pub fanout: Vec<WatchReport>,
@@ -99,6 +112,7 @@ pub struct ClusterReport {
 /// Where the phases send their load.
 struct Layout<'a> {
     members: &'a [ClusterMember],
+    clients: &'a [ClusterMember],
     statuses: Vec<ServerStatus>,
     roles: Roles,
 }
@@ -118,12 +132,22 @@ impl Layout<'_> {
     fn node(&self, role: Role) -> &str {
         &self.statuses[self.index(role)].node
     }
+
+    fn route(&self, role: Role) -> Route<'_> {
+        Route {
+            role: role.name(),
+            node: self.node(role),
+            target: self.target(role),
+        }
+    }
 }
 
-/// Runs every phase in order. `check` runs between phases and stops the run when it fails (a
-/// started server died); `progress` receives one line per finished step.
+/// Runs every phase in order against the servers `members` and the client agents `clients`
+/// (which may be none). `check` runs between phases and stops the run when it fails (a started
+/// agent died); `progress` receives one line per finished step.
 pub async fn run_cluster(
     members: &[ClusterMember],
+    clients: &[ClusterMember],
     spec: &ClusterSpec,
     check: &dyn Fn() -> Result<()>,
     progress: &mut dyn FnMut(&str),
@@ -138,6 +162,7 @@ pub async fn run_cluster(
     let (statuses, roles) = servers::wait_for_roles(&targets, spec.settle_timeout, check).await?;
     let mut layout = Layout {
         members,
+        clients,
         statuses,
         roles,
     };
@@ -152,7 +177,12 @@ pub async fn run_cluster(
         layout.node(Role::Leader),
         layout.node(Role::Follower)
     ));
+    wait_for_clients(&layout, spec, started, &mut report, check, progress).await?;
     run_kv(&mut layout, spec, &mut report, check, progress).await?;
+    check()?;
+    if run_client_phase(&layout, spec, &mut report, progress).await? {
+        refresh_roles(&mut layout, "the client agents", spec, check, &mut report).await?;
+    }
     check()?;
     run_fanout(&layout, spec, &mut report, progress).await?;
     refresh_roles(&mut layout, "the fan-out", spec, check, &mut report).await?;
@@ -177,6 +207,92 @@ fn server_reports(layout: &Layout<'_>) -> Vec<ServerReport> {
             },
             pid: member.process.map(|p| p.pid()),
         })
+        .collect()
+}
+
+/// Waits until every client agent is ready, and opens the client report.
+async fn wait_for_clients(
+    layout: &Layout<'_>,
+    spec: &ClusterSpec,
+    started: Instant,
+    report: &mut ClusterReport,
+    check: &dyn Fn() -> Result<()>,
+    progress: &mut dyn FnMut(&str),
+) -> Result<()> {
+    if layout.clients.is_empty() {
+        return Ok(());
+    }
+    let targets: Vec<Target> = layout.clients.iter().map(|c| c.target.clone()).collect();
+    let servers: Vec<String> = layout.statuses.iter().map(|s| s.node.clone()).collect();
+    let nodes = clients::wait_ready(&targets, &servers, spec.clients.ready_timeout, check).await?;
+    let agents = layout
+        .clients
+        .iter()
+        .zip(nodes)
+        .map(|(member, node)| ClientAgentReport {
+            node,
+            url: member.target.url(),
+            pid: member.process.map(|p| p.pid()),
+            idle: None,
+            after_get: None,
+        })
+        .collect::<Vec<_>>();
+    let ready_secs = started.elapsed().as_secs_f64();
+    progress(&format!(
+        "cluster: {} client agents ready after {ready_secs:.1}s",
+        agents.len()
+    ));
+    report.clients = Some(ClientReport {
+        ready_secs,
+        agents,
+        ..ClientReport::default()
+    });
+    Ok(())
+}
+
+/// With client agents: samples their memory, compares GETs through the first of them with GETs
+/// straight to the leader and the follower, and samples again. Returns whether it ran.
+async fn run_client_phase(
+    layout: &Layout<'_>,
+    spec: &ClusterSpec,
+    report: &mut ClusterReport,
+    progress: &mut dyn FnMut(&str),
+) -> Result<bool> {
+    let Some(client_report) = report.clients.as_mut() else {
+        return Ok(false);
+    };
+    let idle = sample_memory(layout.clients)?;
+    let through = &layout.clients[0].target;
+    let client_node = client_report.agents[0].node.clone();
+    let routes = Routes {
+        client: Route {
+            role: "client",
+            node: &client_node,
+            target: through,
+        },
+        leader: layout.route(Role::Leader),
+        follower: layout.route(Role::Follower),
+    };
+    progress(&format!(
+        "cluster: GET through client agent {client_node} and straight to {} and {}",
+        routes.leader.node, routes.follower.node
+    ));
+    load::populate(through, spec.value_size, &spec.load).await?;
+    let modes = &spec.clients.modes;
+    client_report.gets =
+        clients::compare_gets(&routes, modes, &spec.concurrency, &spec.load, progress).await?;
+    client_report.leader_node = routes.leader.node.to_string();
+    client_report.follower_node = routes.follower.node.to_string();
+    client_report.client_node = client_node;
+    client_report.record_memory(&idle, &sample_memory(layout.clients)?);
+    Ok(true)
+}
+
+/// Memory of each agent whose process is known.
+fn sample_memory(agents: &[ClusterMember]) -> Result<Vec<Option<MemoryUse>>> {
+    agents
+        .iter()
+        .map(|agent| procfs::sample(agent.process.as_ref()))
         .collect()
 }
 

@@ -14,7 +14,7 @@ use tokio::task::JoinSet;
 use crate::error::{BenchError, Result};
 use crate::http1::Connection;
 use crate::kv::{self, KEY_PREFIX};
-use crate::procfs::ServerProcess;
+use crate::procfs::AgentProcess;
 use crate::servers;
 use crate::target::Target;
 
@@ -56,7 +56,7 @@ pub struct Victim {
     pub node: String,
     /// Its RPC address as `/v1/status/leader` names it.
     pub rpc_address: String,
-    pub process: ServerProcess,
+    pub process: AgentProcess,
 }
 
 /// What the failover benchmark measured (times in milliseconds after `kill -9` returned).

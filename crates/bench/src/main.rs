@@ -9,7 +9,7 @@ use senate_bench::catalog::{self, CatalogSpec};
 use senate_bench::http1::Connection;
 use senate_bench::kv::{self, Operation, ReadMode};
 use senate_bench::load::{self, LevelResult};
-use senate_bench::procfs::ServerProcess;
+use senate_bench::procfs::AgentProcess;
 use senate_bench::report::{level_line, BenchReport, ModeLevel, PhaseMemory, Workload};
 use senate_bench::target::Target;
 use senate_bench::watch;
@@ -60,7 +60,7 @@ async fn run(cli: &Cli) -> Result<BenchReport> {
 /// State shared by the phases of one invocation.
 struct Session {
     target: Target,
-    server: Option<ServerProcess>,
+    server: Option<AgentProcess>,
     connect_parallelism: usize,
     report: BenchReport,
 }
@@ -77,7 +77,7 @@ impl Session {
         Ok(Self {
             report: BenchReport::new(target.url()),
             target,
-            server: global.pid.map(ServerProcess::new),
+            server: global.pid.map(AgentProcess::new),
             connect_parallelism: global.connect_parallelism,
         })
     }

@@ -1,13 +1,13 @@
-//! The benchmarked server process: its memory use (VmRSS, VmHWM) from /proc/PID/status, and
-//! `kill -9` for the failover benchmark.
+//! A benchmarked agent process (server or client agent): its memory use (VmRSS, VmHWM) from
+//! /proc/PID/status, and `kill -9` for the failover benchmark.
 
 use serde::Serialize;
 
 use crate::error::{BenchError, Result};
 
-/// The benchmarked server process, identified by pid.
+/// A benchmarked agent process, identified by pid.
 #[derive(Debug, Clone, Copy)]
-pub struct ServerProcess {
+pub struct AgentProcess {
     pid: u32,
 }
 
@@ -18,7 +18,7 @@ pub struct MemoryUse {
     pub hwm_kb: u64,
 }
 
-impl ServerProcess {
+impl AgentProcess {
     pub fn new(pid: u32) -> Self {
         Self { pid }
     }
@@ -55,9 +55,9 @@ impl ServerProcess {
     }
 }
 
-/// Samples memory when a server process is known; `None` otherwise.
-pub fn sample(server: Option<&ServerProcess>) -> Result<Option<MemoryUse>> {
-    server.map(ServerProcess::memory).transpose()
+/// Samples memory when the agent's process is known; `None` otherwise.
+pub fn sample(agent: Option<&AgentProcess>) -> Result<Option<MemoryUse>> {
+    agent.map(AgentProcess::memory).transpose()
 }
 
 fn parse_status(status: &str) -> Option<MemoryUse> {
@@ -91,7 +91,7 @@ mod tests {
 
     #[test]
     fn reads_own_process() {
-        let me = ServerProcess::new(std::process::id()).memory().unwrap();
+        let me = AgentProcess::new(std::process::id()).memory().unwrap();
         assert!(me.rss_kb > 0 && me.hwm_kb >= me.rss_kb);
     }
 }

@@ -5,6 +5,7 @@ use std::fmt::Write;
 use serde::Serialize;
 
 use crate::catalog::CatalogReport;
+use crate::clients::{ClientGet, ClientReport, MemorySummary};
 use crate::cluster::ClusterReport;
 use crate::failover::FailoverReport;
 use crate::kv::ReadMode;
@@ -253,6 +254,9 @@ fn write_cluster(c: &ClusterReport, out: &mut String) {
         c.settle_secs
     );
     write_cluster_kv(c, out);
+    if let Some(clients) = &c.clients {
+        write_clients(clients, out);
+    }
     write_cluster_fanout(c, out);
     if let Some(f) = &c.failover {
         write_failover(f, out);
@@ -284,6 +288,110 @@ fn write_cluster_kv(c: &ClusterReport, out: &mut String) {
             level_cells(&row.level)
         );
     }
+}
+
+/// The client agents' memory, then GETs through one of them against GETs straight to servers:
+/// rates and ratios first, then every level in full.
+fn write_clients(c: &ClientReport, out: &mut String) {
+    let _ = writeln!(
+        out,
+        "\n### Client agents\n\n{} client agents, each listing itself and every server alive \
+         and knowing the leader {:.1} s after the start.",
+        c.agents.len(),
+        c.ready_secs
+    );
+    write_client_memory(c, out);
+    if c.gets.is_empty() {
+        return;
+    }
+    let (client, leader, follower) = (&c.client_node, &c.leader_node, &c.follower_node);
+    let _ = writeln!(
+        out,
+        "\n| GET mode | Concurrency | Through client {client} (req/s) | Leader {leader} (req/s) | \
+         Follower {follower} (req/s) | Client / leader | Client / follower |\n\
+         |---|---:|---:|---:|---:|---:|---:|"
+    );
+    for get in &c.gets {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {:.0} | {:.0} | {:.0} | {} | {} |",
+            get.mode,
+            get.client.concurrency,
+            get.client.requests_per_sec,
+            get.leader.requests_per_sec,
+            get.follower.requests_per_sec,
+            percent(get.client_to_leader),
+            percent(get.client_to_follower)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\n| Through | GET mode {LEVEL_HEADER}\n|---|---{LEVEL_RULE}"
+    );
+    for get in &c.gets {
+        write_client_levels(get, [client, leader, follower], out);
+    }
+}
+
+fn write_client_memory(c: &ClientReport, out: &mut String) {
+    let samples = [
+        ("idle", c.memory_idle),
+        ("after the GET levels", c.memory_after_get),
+    ];
+    if samples.iter().all(|(_, summary)| summary.is_none()) {
+        let _ = writeln!(
+            out,
+            "\nMemory not sampled: the client agents' processes are unknown (pass --client-pids)."
+        );
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "\n| Client agent memory | Agents | VmRSS min (MiB) | median | max | VmHWM min (MiB) | median | max |\n\
+         |---|---:|---:|---:|---:|---:|---:|---:|"
+    );
+    for (phase, summary) in samples {
+        if let Some(MemorySummary { agents, rss, hwm }) = summary {
+            let _ = writeln!(
+                out,
+                "| {phase} | {agents} | {} | {} | {} | {} | {} | {} |",
+                mib(rss.min_kb),
+                mib(rss.median_kb),
+                mib(rss.max_kb),
+                mib(hwm.min_kb),
+                mib(hwm.median_kb),
+                mib(hwm.max_kb)
+            );
+        }
+    }
+    if let Some(first) = c.agents.first() {
+        if let (Some(idle), Some(after)) = (first.idle, first.after_get) {
+            let _ = writeln!(
+                out,
+                "\nThe GETs went through {}: VmRSS {} MiB idle → {} MiB after (VmHWM {} MiB).",
+                first.node,
+                mib(idle.rss_kb),
+                mib(after.rss_kb),
+                mib(after.hwm_kb)
+            );
+        }
+    }
+}
+
+/// One GET level's three rows: through the client agent, to the leader, to the follower.
+fn write_client_levels(get: &ClientGet, [client, leader, follower]: [&str; 3], out: &mut String) {
+    let rows = [
+        (format!("client ({client})"), &get.client),
+        (format!("leader ({leader})"), &get.leader),
+        (format!("follower ({follower})"), &get.follower),
+    ];
+    for (through, level) in rows {
+        let _ = writeln!(out, "| {through} | {} |{}", get.mode, level_cells(level));
+    }
+}
+
+fn percent(ratio: Option<f64>) -> String {
+    ratio.map_or_else(|| "—".to_string(), |r| format!("{:.0}%", r * 100.0))
 }
 
 fn write_cluster_fanout(c: &ClusterReport, out: &mut String) {

@@ -163,14 +163,8 @@ pub fn check_voters(raft: RaftView, expected: usize) -> std::result::Result<(), 
 
 /// Extracts a [`ServerStatus`] from a `/v1/agent/self` answer.
 pub fn parse_agent_self(agent: &Value, leader: String) -> ServerStatus {
-    let member = &agent["Member"];
-    let node = member["Name"]
-        .as_str()
-        .or_else(|| agent["Config"]["NodeName"].as_str())
-        .unwrap_or("?")
-        .to_string();
     ServerStatus {
-        node,
+        node: node_name(agent),
         rpc_address: rpc_address(agent),
         claims_leadership: agent["Stats"]["consul"]["leader"].as_str() == Some("true"),
         leader,
@@ -178,6 +172,15 @@ pub fn parse_agent_self(agent: &Value, leader: String) -> ServerStatus {
             .as_str()
             .and_then(|t| t.parse().ok()),
     }
+}
+
+/// The agent's node name in a `/v1/agent/self` answer (`?` when it names none).
+pub fn node_name(agent: &Value) -> String {
+    agent["Member"]["Name"]
+        .as_str()
+        .or_else(|| agent["Config"]["NodeName"].as_str())
+        .unwrap_or("?")
+        .to_string()
 }
 
 fn rpc_address(agent: &Value) -> Option<String> {

@@ -10,7 +10,7 @@ use tokio::task::JoinSet;
 use crate::error::Result;
 use crate::http1::{connect_many, Connection};
 use crate::kv::{self, ReadMode, KEY_PREFIX};
-use crate::procfs::{self, MemoryUse, ServerProcess};
+use crate::procfs::{self, AgentProcess, MemoryUse};
 use crate::stats::{Latencies, LatencySummary};
 use crate::target::Target;
 
@@ -90,7 +90,7 @@ struct Tallies {
 pub async fn run_watch(
     target: &Target,
     spec: &WatchSpec,
-    server: Option<&ServerProcess>,
+    server: Option<&AgentProcess>,
 ) -> Result<WatchReport> {
     let mut control = Connection::connect(target).await?;
     kv::put(&mut control, WATCH_KEY, b"before").await?;

@@ -1,5 +1,5 @@
-//! Runs `senate-bench cluster --start-cluster` against real `senate` servers: a short smoke of
-//! every phase, cleanup after SIGINT, and a clear error for a missing binary.
+//! Runs `senate-bench cluster --start-cluster` against real `senate` servers and client agents:
+//! a short smoke of every phase, cleanup after SIGINT, and a clear error for a missing binary.
 //!
 //! The senate binary is taken from the workspace's `target/debug/senate` (build it with
 //! `cargo build -p senate`); when it is absent the tests print a note and pass.
@@ -32,7 +32,7 @@ fn alive(pid: u64) -> bool {
 }
 
 #[tokio::test]
-async fn cluster_mode_smoke_measures_every_phase_and_stops_the_servers() {
+async fn cluster_mode_smoke_measures_every_phase_and_stops_the_agents() {
     let Some(senate) = senate_binary() else {
         return;
     };
@@ -57,6 +57,7 @@ async fn cluster_mode_smoke_measures_every_phase_and_stops_the_servers() {
             "5s",
         ])
         .args(["--failover-warmup", "500ms", "--failover-timeout", "8s"])
+        .args(["--clients", "2"])
         .output()
         .await
         .unwrap();
@@ -83,6 +84,20 @@ async fn cluster_mode_smoke_measures_every_phase_and_stops_the_servers() {
     assert_eq!(kv[0]["operation"], "put");
     assert_eq!(kv[8]["role"], "follower");
 
+    let clients = &cluster["clients"];
+    let agents = clients["agents"].as_array().unwrap();
+    assert_eq!(agents.len(), 2, "{clients}");
+    assert_eq!(clients["memory_idle"]["agents"], 2, "{clients}");
+    assert!(clients["memory_after_get"]["rss"]["max_kb"].as_u64() > Some(0));
+    let gets = clients["gets"].as_array().unwrap();
+    assert_eq!(gets.len(), 2 * 2, "modes × levels: {clients}");
+    for get in gets {
+        for route in ["client", "leader", "follower"] {
+            assert!(get[route]["ok"].as_u64() > Some(0), "{route}: {get}");
+        }
+        assert!(get["client_to_leader"].as_f64() > Some(0.0), "{get}");
+    }
+
     let fanout = cluster["fanout"].as_array().unwrap();
     assert_eq!(fanout.len(), 2, "{cluster}");
     for watch in fanout {
@@ -97,22 +112,22 @@ async fn cluster_mode_smoke_measures_every_phase_and_stops_the_servers() {
     assert!(failover["acknowledged"].as_u64() > Some(0), "{failover}");
     assert_eq!(failover["acknowledged_missing"], 0, "{failover}");
 
-    for server in servers {
-        let pid = server["pid"].as_u64().unwrap();
-        assert!(!alive(pid), "server pid {pid} still running");
+    for agent in servers.iter().chain(agents) {
+        let pid = agent["pid"].as_u64().unwrap();
+        assert!(!alive(pid), "agent pid {pid} still running");
     }
     eprintln!("cluster smoke took {:?}", started.elapsed());
 }
 
 #[tokio::test]
-async fn sigint_stops_the_started_servers() {
+async fn sigint_stops_the_started_servers_and_client_agents() {
     let Some(senate) = senate_binary() else {
         return;
     };
     let mut bench = Command::new(BENCH)
         .args(["cluster", "--start-cluster", "--senate-bin"])
         .arg(&senate)
-        .args(["--duration", "30s", "--keys", "10"])
+        .args(["--duration", "30s", "--keys", "10", "--clients", "2"])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -124,18 +139,17 @@ async fn sigint_stops_the_started_servers() {
         .await
         .unwrap()
     {
-        if let Some(list) = line.strip_prefix("cluster: started pids [") {
+        let listed = (line.strip_prefix("cluster: started pids ["))
+            .or_else(|| line.strip_prefix("cluster: started client agent pids ["));
+        if let Some(list) = listed {
             let list = list.split(']').next().unwrap();
-            pids = list
-                .split(", ")
-                .map(|p| p.parse::<u64>().unwrap())
-                .collect();
+            pids.extend(list.split(", ").map(|p| p.parse::<u64>().unwrap()));
         }
         if line.starts_with("cluster: settled") {
             break;
         }
     }
-    assert_eq!(pids.len(), 3, "no pids line");
+    assert_eq!(pids.len(), 5, "no pids lines for 3 servers and 2 clients");
     assert!(pids.iter().all(|&pid| alive(pid)));
 
     let bench_pid = libc::pid_t::try_from(bench.id().unwrap()).unwrap();
@@ -147,7 +161,7 @@ async fn sigint_stops_the_started_servers() {
         .unwrap();
     assert!(!status.success());
     for pid in pids {
-        assert!(!alive(pid), "server pid {pid} survived the SIGINT");
+        assert!(!alive(pid), "agent pid {pid} survived the SIGINT");
     }
 }
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 use fake_target::FakeTarget;
 use senate_bench::kv::{Operation, ReadMode};
 use senate_bench::load::{self, LoadSpec, RunLimit};
-use senate_bench::procfs::ServerProcess;
+use senate_bench::procfs::AgentProcess;
 use senate_bench::target::Target;
 use senate_bench::watch::{self, WatchSpec};
 
@@ -64,7 +64,7 @@ async fn watchers_park_and_all_release_after_one_put() {
         settle: Duration::from_millis(150),
         timeout: Duration::from_secs(5),
     };
-    let me = ServerProcess::new(std::process::id());
+    let me = AgentProcess::new(std::process::id());
 
     let report = watch::run_watch(&target, &spec, Some(&me)).await.unwrap();
 
