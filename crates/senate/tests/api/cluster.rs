@@ -333,7 +333,12 @@ fn with_the_quorum_lost_writes_and_reads_fail_in_bounded_time() {
     }
     let mut client = cluster.servers[lone].client();
     let started = Instant::now();
-    let response = client.put("/v1/kv/quorum/lost", "v");
+    let mut response = client.put("/v1/kv/quorum/lost", "v");
+    if response.text().contains("was lost with the call in flight") {
+        // Sent to the killed leader over a connection that was still open: its outcome is
+        // unknown, as Consul reports it; the next write finds no leader.
+        response = client.put("/v1/kv/quorum/lost", "v");
+    }
     assert_eq!(response.status, 500, "body: {}", response.text());
     assert!(
         response.text().contains("No cluster leader"),
