@@ -100,8 +100,10 @@ pub struct AgentConfig {
     pub ui: bool,
     /// `encrypt`: the gossip encryption key (base64), if configured.
     pub encrypt: Option<String>,
-    /// `reconnect_timeout`: how long failed members stay listed before they are reaped.
-    pub reconnect_timeout: Duration,
+    /// LAN gossip timings: the `gossip_lan` block (`probe_interval`, `probe_timeout`,
+    /// `suspicion_mult`, `gossip_interval`, `gossip_nodes`, `retransmit_mult`) over Consul's
+    /// LAN defaults, and `reconnect_timeout` (how long failed members stay listed).
+    pub gossip_lan: senate_gossip::GossipTiming,
     /// `leave_on_terminate`: leave gracefully on SIGTERM (default: client agents do).
     pub leave_on_terminate: bool,
     /// `skip_leave_on_interrupt`: exit without leaving on SIGINT (default: servers do).

@@ -1,5 +1,6 @@
-//! Log streaming for `/v1/agent/monitor`: a tracing layer that formats each event as one line
-//! and hands it to the agent's current watchers. It is enabled only for the levels some watcher
+//! Log streaming for `/v1/agent/monitor`: a tracing layer that captures each event once (time,
+//! level, module, message, fields) and hands it to the agent's current watchers, each of which
+//! renders it as a text line or, with `?logjson`, as hclog's JSON. It is enabled only for the levels some watcher
 //! asked for, so a watcher may see debug lines while the agent logs at info, and no watcher
 //! costs nothing.
 
@@ -16,11 +17,48 @@ use tracing_subscriber::registry::LookupSpan;
 /// How many lines a slow watcher may fall behind before it skips some.
 const BACKLOG: usize = 1024;
 
-/// One formatted log line and its level.
+/// One log event, captured once for every watcher.
 #[derive(Clone, Debug)]
 pub struct LogLine {
     pub level: Level,
-    pub text: String,
+    /// RFC 3339, UTC.
+    pub timestamp: String,
+    /// The module that logged it (the tracing target).
+    pub module: &'static str,
+    pub message: String,
+    /// The event's other fields, in the order they were logged.
+    pub fields: Vec<(&'static str, String)>,
+}
+
+impl LogLine {
+    /// `<time> [LEVEL] <module>: <message> key=value ...`
+    pub fn text(&self) -> String {
+        let mut line = format!(
+            "{} [{}] {}: {}",
+            self.timestamp, self.level, self.module, self.message
+        );
+        for (key, value) in &self.fields {
+            let _ = write!(line, " {key}={value}");
+        }
+        line
+    }
+
+    /// One JSON object as hclog writes it: `@timestamp`, `@level` (lower case), `@module`,
+    /// `@message`, then the fields.
+    pub fn json(&self) -> String {
+        let mut object = serde_json::Map::new();
+        object.insert("@timestamp".into(), self.timestamp.clone().into());
+        object.insert(
+            "@level".into(),
+            self.level.as_str().to_ascii_lowercase().into(),
+        );
+        object.insert("@module".into(), self.module.into());
+        object.insert("@message".into(), self.message.clone().into());
+        for (key, value) in &self.fields {
+            object.insert((*key).to_string(), value.clone().into());
+        }
+        serde_json::Value::Object(object).to_string()
+    }
 }
 
 /// The agent's log watchers.
@@ -124,26 +162,21 @@ impl<S: Subscriber> Layer<S> for LineLayer {
         let metadata = event.metadata();
         let mut fields = Fields::default();
         event.record(&mut fields);
-        let text = format!(
-            "{} [{}] {}: {}{}",
-            senate_types::time::rfc3339(std::time::SystemTime::now()),
-            metadata.level(),
-            metadata.target(),
-            fields.message,
-            fields.rest
-        );
         let _no_watchers_is_fine = self.monitor.lines.send(LogLine {
             level: *metadata.level(),
-            text,
+            timestamp: senate_types::time::rfc3339(std::time::SystemTime::now()),
+            module: metadata.target(),
+            message: fields.message,
+            fields: fields.rest,
         });
     }
 }
 
-/// An event's message and its other fields as ` key=value`.
+/// An event's message and its other fields.
 #[derive(Default)]
 struct Fields {
     message: String,
-    rest: String,
+    rest: Vec<(&'static str, String)>,
 }
 
 impl Visit for Fields {
@@ -151,7 +184,7 @@ impl Visit for Fields {
         if field.name() == "message" {
             let _ = write!(self.message, "{value:?}");
         } else {
-            let _ = write!(self.rest, " {}={value:?}", field.name());
+            self.rest.push((field.name(), format!("{value:?}")));
         }
     }
 
@@ -159,7 +192,7 @@ impl Visit for Fields {
         if field.name() == "message" {
             self.message.push_str(value);
         } else {
-            let _ = write!(self.rest, " {}={value}", field.name());
+            self.rest.push((field.name(), value.to_string()));
         }
     }
 }
@@ -181,8 +214,16 @@ mod tests {
             tracing::error!("broken");
             let first = watch.lines.try_recv().expect("the info line");
             assert_eq!(first.level, Level::INFO);
-            assert!(first.text.contains("[INFO]"), "{}", first.text);
-            assert!(first.text.ends_with("joined peer=s2"), "{}", first.text);
+            let text = first.text();
+            assert!(text.contains("[INFO]"), "{text}");
+            assert!(text.ends_with("joined peer=s2"), "{text}");
+            let json: serde_json::Value = serde_json::from_str(&first.json()).expect("JSON");
+            assert_eq!(json["@level"], "info");
+            assert_eq!(json["@message"], "joined");
+            assert_eq!(json["peer"], "s2");
+            assert!(json["@timestamp"]
+                .as_str()
+                .is_some_and(|t| t.ends_with('Z')));
             assert_eq!(
                 watch.lines.try_recv().map(|l| l.level).ok(),
                 Some(Level::ERROR)

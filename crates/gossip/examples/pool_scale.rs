@@ -1,10 +1,11 @@
 //! Gossip at scale: many foca instances in one process, over a simulated network and clock.
 //!
-//! Every member runs foca 2 with the configuration Senate's LAN pool uses: `GossipTiming::lan()`
-//! (1 s probe interval, 500 ms probe timeout, 200 ms gossip to 3 members, suspicion
-//! `4 × max(1, log10 n)` s, retransmits `4 × ceil(log10(n + 1))`), rebuilt here the way
-//! `config::foca_config` builds it (that function is crate-private), and rescaled to the number
-//! of live members each member knows, as the actor does. Datagrams travel through an in-memory
+//! Every member runs foca 2 with the configuration Senate's LAN pool uses (`config::foca_config`
+//! over `GossipTiming::lan()`: 1 s probe interval, 500 ms probe timeout, 200 ms gossip to 3
+//! members, suspicion `4 × max(1, log10 n)` s, retransmits `4 × ceil(log10(n + 1))`; the probe
+//! interval and suspicion multiplier can be changed by flags), rescaled to the number of live
+//! members each member knows, as the actor does, and the TCP push-pull of full rosters with a
+//! random member every `GossipTiming::push_pull_every(n)`. Datagrams travel through an in-memory
 //! network with a fixed latency and a seeded drop probability; time is simulated (a priority
 //! queue of due events), so nothing sleeps.
 //!
@@ -20,10 +21,10 @@ use bytes::{Buf, BufMut};
 use foca::{Foca, Header, Identity, Member, Message, Notification, Runtime, State, Timer};
 use rand::rngs::SmallRng;
 use rand::{RngExt, SeedableRng};
-use senate_gossip::{GossipTiming, REAP_INTERVAL};
+use senate_gossip::config::foca_config;
+use senate_gossip::GossipTiming;
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
-use std::num::{NonZeroU8, NonZeroUsize};
 use std::time::{Duration, Instant};
 
 /// A member as foca sees it: its index in the pool and a generation bumped on renewal.
@@ -224,51 +225,6 @@ impl foca::Codec<Id> for SimCodec {
     }
 }
 
-// The constants of crates/gossip/src/config.rs (crate-private there).
-const INDIRECT_PROBES: usize = 3;
-const GOSSIP_FANOUT: usize = 3;
-const RETRANSMIT_MULTIPLIER: f64 = 4.0;
-const MAX_DATAGRAM: usize = 1400;
-
-fn log10(n: usize) -> f64 {
-    (n.max(1) as f64).log10()
-}
-
-fn non_zero(n: usize) -> NonZeroUsize {
-    NonZeroUsize::new(n).unwrap_or(NonZeroUsize::MIN)
-}
-
-/// `config::foca_config` of senate-gossip, rebuilt from the public `GossipTiming`.
-fn foca_config(timing: &GossipTiming, cluster_size: usize) -> foca::Config {
-    let scale = log10(cluster_size).max(1.0);
-    let suspicion =
-        timing.probe_interval.as_secs_f64() * f64::from(timing.suspicion_multiplier) * scale;
-    let times = RETRANSMIT_MULTIPLIER * log10(cluster_size.saturating_add(1)).ceil();
-    let times = u8::try_from(times.clamp(1.0, 255.0) as u32).unwrap_or(u8::MAX);
-    foca::Config {
-        probe_period: timing.probe_interval,
-        probe_rtt: timing.probe_timeout,
-        num_indirect_probes: non_zero(INDIRECT_PROBES),
-        max_transmissions: NonZeroU8::new(times).unwrap_or(NonZeroU8::MIN),
-        suspect_to_down_after: Duration::try_from_secs_f64(suspicion).unwrap_or(REAP_INTERVAL),
-        remove_down_after: Some(REAP_INTERVAL),
-        max_packet_size: non_zero(MAX_DATAGRAM),
-        notify_down_members: true,
-        periodic_announce: Some(foca::PeriodicParams {
-            frequency: timing.push_pull_interval,
-            num_members: non_zero(1),
-        }),
-        periodic_announce_to_down_members: Some(foca::PeriodicParams {
-            frequency: timing.push_pull_interval / 3,
-            num_members: non_zero(2),
-        }),
-        periodic_gossip: Some(foca::PeriodicParams {
-            frequency: timing.gossip_interval,
-            num_members: non_zero(GOSSIP_FANOUT),
-        }),
-    }
-}
-
 /// Simulated time in microseconds.
 type Micros = u64;
 
@@ -279,6 +235,8 @@ fn micros(d: Duration) -> Micros {
 enum Event {
     /// A member joins through member 0 (its join exchange).
     Join(u32),
+    /// A member's periodic push-pull with a random member it knows.
+    PushPull(u32),
     Timer(u32, Timer<Id>),
     Deliver(u32, Vec<u8>),
 }
@@ -356,6 +314,9 @@ struct Sim {
     timing: GossipTiming,
     outbox: Outbox,
     bytes_sent: u64,
+    /// Bytes the TCP push-pulls would carry: both rosters, one member update each.
+    push_pull_bytes: u64,
+    member_update_len: u64,
     /// MemberDown notifications about members that were running.
     false_downs: u64,
     /// The stopped member being watched, and who has declared it down.
@@ -365,8 +326,7 @@ struct Sim {
 }
 
 impl Sim {
-    fn new(n: usize, seed: u64, latency: Micros, pad: usize) -> Sim {
-        let timing = GossipTiming::lan();
+    fn new(n: usize, seed: u64, latency: Micros, pad: usize, timing: GossipTiming) -> Sim {
         let nodes = (0..n)
             .map(|i| {
                 let id = Id {
@@ -394,6 +354,8 @@ impl Sim {
             timing,
             outbox: Outbox::default(),
             bytes_sent: 0,
+            push_pull_bytes: 0,
+            member_update_len: (ID_LEN + 3 + pad) as u64,
             false_downs: 0,
             victim: None,
             knows_victim_down: vec![false; n],
@@ -446,12 +408,51 @@ impl Sim {
         self.outbox = out;
     }
 
-    /// Every member joins through member 0, at a random moment of the first second.
+    /// Every member joins through member 0, at a random moment of the first second, and
+    /// starts its push-pull timer at a random phase.
     fn join_all(&mut self) {
-        for i in 1..self.nodes.len() {
+        let n = self.nodes.len();
+        let push_pull = micros(self.timing.push_pull_every(n));
+        for i in 1..n {
             let due = self.rng.random_range(0..1_000_000u64);
             self.push(due, Event::Join(i as u32));
         }
+        for i in 0..n {
+            let due = self.rng.random_range(0..push_pull);
+            self.push(due, Event::PushPull(i as u32));
+        }
+    }
+
+    /// Senate's TCP exchange of full rosters (join.rs, also the push-pull): `contacted`
+    /// learns `from` alive, `from` applies everything `contacted` knows.
+    fn exchange(&mut self, from: u32, contacted: u32) -> Result<(), foca::Error> {
+        let caller = *self.nodes[from as usize].foca.identity();
+        let _ = self.nodes[contacted as usize].foca.apply_many(
+            std::iter::once(Member::alive(caller)),
+            true,
+            &mut self.outbox,
+        );
+        self.drain(contacted);
+        let contact = &self.nodes[contacted as usize].foca;
+        let roster: Vec<Member<Id>> = std::iter::once(Member::alive(*contact.identity()))
+            .chain(contact.iter_membership_state().cloned())
+            .collect();
+        let caller_roster = self.nodes[from as usize].foca.num_members() + 1;
+        self.push_pull_bytes += (roster.len() + caller_roster) as u64 * self.member_update_len;
+        self.nodes[from as usize]
+            .foca
+            .apply_many(roster.into_iter(), true, &mut self.outbox)
+    }
+
+    /// A random live member `at` knows, for its push-pull.
+    fn push_pull_partner(&mut self, at: u32) -> Option<u32> {
+        let known: Vec<u32> = self.nodes[at as usize]
+            .foca
+            .iter_members()
+            .map(|member| member.id().node)
+            .collect();
+        let partner = *known.get(self.rng.random_range(0..known.len().max(1)))?;
+        self.nodes[partner as usize].running.then_some(partner)
     }
 
     fn step(&mut self) -> bool {
@@ -460,26 +461,18 @@ impl Sim {
         };
         self.now = due;
         let (at, result) = match event {
-            Event::Join(at) => {
-                // Senate's join is a TCP exchange of full rosters (join.rs): the contacted
-                // member (0) learns the joiner alive, the joiner applies everything 0 knows.
-                let joiner = *self.nodes[at as usize].foca.identity();
-                let _ = self.nodes[0].foca.apply_many(
-                    std::iter::once(Member::alive(joiner)),
-                    true,
-                    &mut self.outbox,
-                );
-                self.drain(0);
-                let contact = &self.nodes[0].foca;
-                let roster: Vec<Member<Id>> = std::iter::once(Member::alive(*contact.identity()))
-                    .chain(contact.iter_membership_state().cloned())
-                    .collect();
-                let node = &mut self.nodes[at as usize];
-                (
-                    at,
-                    node.foca
-                        .apply_many(roster.into_iter(), true, &mut self.outbox),
-                )
+            Event::Join(at) => (at, self.exchange(at, 0)),
+            Event::PushPull(at) => {
+                if !self.nodes[at as usize].running {
+                    return true;
+                }
+                let known = self.nodes[at as usize].known;
+                let next = self.now + micros(self.timing.push_pull_every(known));
+                self.push(next, Event::PushPull(at));
+                match self.push_pull_partner(at) {
+                    Some(partner) => (at, self.exchange(at, partner)),
+                    None => return true,
+                }
             }
             Event::Timer(at, timer) => {
                 let node = &mut self.nodes[at as usize];
@@ -557,6 +550,7 @@ struct Row {
     members: usize,
     converged: Option<f64>,
     bytes_per_member: Option<f64>,
+    push_pull_per_member: Option<f64>,
     false_clean: Option<u64>,
     false_lossy: Option<u64>,
     detect_clean: Option<f64>,
@@ -570,13 +564,20 @@ fn measure(n: usize, args: &Args) -> Row {
         members: n,
         converged: None,
         bytes_per_member: None,
+        push_pull_per_member: None,
         false_clean: None,
         false_lossy: None,
         detect_clean: None,
         detect_lossy: None,
         note: String::new(),
     };
-    let mut sim = Sim::new(n, args.seed ^ n as u64, args.latency_us, args.id_pad);
+    let mut sim = Sim::new(
+        n,
+        args.seed ^ n as u64,
+        args.latency_us,
+        args.id_pad,
+        args.timing.clone(),
+    );
     sim.join_all();
     // Converge: check every 100 ms of simulated time, up to --converge-limit-secs.
     let converge_limit = args.converge_limit * 1_000_000;
@@ -606,12 +607,15 @@ fn measure(n: usize, args: &Args) -> Row {
     let stable = args.stable * 1_000_000;
     // Stable period, no loss.
     sim.bytes_sent = 0;
+    sim.push_pull_bytes = 0;
     sim.false_downs = 0;
     if !sim.run_until(sim.now + stable, deadline) {
         row.note = "wall-clock limit in the stable period".into();
         return row;
     }
-    row.bytes_per_member = Some(sim.bytes_sent as f64 / n as f64 / args.stable as f64);
+    let per_member_second = |bytes: u64| bytes as f64 / n as f64 / args.stable as f64;
+    row.bytes_per_member = Some(per_member_second(sim.bytes_sent));
+    row.push_pull_per_member = Some(per_member_second(sim.push_pull_bytes));
     row.false_clean = Some(sim.false_downs);
     let detect_limit = 120_000_000;
     row.detect_clean = sim.fail_one(detect_limit, deadline);
@@ -648,6 +652,7 @@ struct Args {
     id_pad: usize,
     time_limit: u64,
     converge_limit: u64,
+    timing: GossipTiming,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -660,6 +665,7 @@ fn parse_args() -> Result<Args, String> {
         id_pad: 0,
         time_limit: 600,
         converge_limit: 900,
+        timing: GossipTiming::lan(),
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -683,6 +689,14 @@ fn parse_args() -> Result<Args, String> {
             "--id-pad" => args.id_pad = value.parse().map_err(|e| bad(&e))?,
             "--time-limit-secs" => args.time_limit = value.parse().map_err(|e| bad(&e))?,
             "--converge-limit-secs" => args.converge_limit = value.parse().map_err(|e| bad(&e))?,
+            "--probe-interval-ms" => {
+                let ms: u64 = value.parse().map_err(|e| bad(&e))?;
+                args.timing.probe_interval = Duration::from_millis(ms);
+                args.timing.probe_timeout = Duration::from_millis(ms / 2);
+            }
+            "--suspicion-mult" => {
+                args.timing.suspicion_multiplier = value.parse().map_err(|e| bad(&e))?
+            }
             _ => return Err(format!("unknown flag {flag}")),
         }
     }
@@ -699,6 +713,10 @@ fn secs(v: Option<f64>) -> String {
     v.map_or("—".into(), |s| format!("{s:.1}"))
 }
 
+fn rate(v: Option<f64>) -> String {
+    v.map_or("—".into(), |b| format!("{b:.0}"))
+}
+
 fn count(v: Option<u64>) -> String {
     v.map_or("—".into(), |c| c.to_string())
 }
@@ -710,15 +728,18 @@ fn main() {
             eprintln!("pool_scale: {why}");
             eprintln!(
                 "usage: pool_scale [--members 100,1000,5000] [--loss 0.05] [--seed 1] \
-                 [--stable-secs 60] [--latency-ms 1] [--id-pad 0] [--time-limit-secs 600] [--converge-limit-secs 900]"
+                 [--stable-secs 60] [--latency-ms 1] [--id-pad 0] [--time-limit-secs 600] [--converge-limit-secs 900] \
+                 [--probe-interval-ms 1000] [--suspicion-mult 4]"
             );
             std::process::exit(2);
         }
     };
     let loss = args.loss * 100.0;
     println!(
-        "foca 2, Senate LAN config (GossipTiming::lan), latency {} ms, stable periods {} s, \
-         seed {}, identity {} B per member update, wall-clock limit {} s per size",
+        "foca 2, Senate LAN config (probe interval {:?}, suspicion multiplier {}), latency {} ms, \
+         stable periods {} s, seed {}, identity {} B per member update, wall-clock limit {} s per size",
+        args.timing.probe_interval,
+        args.timing.suspicion_multiplier,
         args.latency_us as f64 / 1000.0,
         args.stable,
         args.seed,
@@ -727,19 +748,19 @@ fn main() {
     );
     println!();
     println!(
-        "| members | converged after (s) | bytes/member/s | false failures (0% / {loss}% loss) \
+        "| members | converged after (s) | UDP bytes/member/s | push-pull TCP bytes/member/s | false failures (0% / {loss}% loss) \
          | 99% know of failure after (s) (0% / {loss}% loss) | wall (s) | note |"
     );
-    println!("|---:|---:|---:|---:|---:|---:|---|");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---|");
     for &n in &args.members {
         let started = Instant::now();
         let row = measure(n, &args);
         println!(
-            "| {} | {} | {} | {} / {} | {} / {} | {:.0} | {} |",
+            "| {} | {} | {} | {} | {} / {} | {} / {} | {:.0} | {} |",
             row.members,
             secs(row.converged),
-            row.bytes_per_member
-                .map_or("—".into(), |b| format!("{b:.0}")),
+            rate(row.bytes_per_member),
+            rate(row.push_pull_per_member),
             count(row.false_clean),
             count(row.false_lossy),
             secs(row.detect_clean),

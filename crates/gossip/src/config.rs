@@ -15,12 +15,6 @@ pub const REAP_INTERVAL: Duration = Duration::from_secs(72 * 60 * 60);
 /// How many members an unanswered probe is relayed through (memberlist's IndirectChecks).
 const INDIRECT_PROBES: usize = 3;
 
-/// How many members each periodic gossip round goes to (memberlist's GossipNodes).
-const GOSSIP_FANOUT: usize = 3;
-
-/// Scales how often an update is re-sent with the cluster (memberlist's RetransmitMult).
-const RETRANSMIT_MULTIPLIER: f64 = 4.0;
-
 /// How one agent takes part in LAN gossip.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct GossipConfig {
@@ -100,11 +94,17 @@ pub struct GossipTiming {
     pub probe_interval: Duration,
     /// How long a direct probe waits before asking others to probe indirectly.
     pub probe_timeout: Duration,
-    /// How often queued updates are gossiped to a few members.
+    /// How often queued updates are gossiped to `gossip_nodes` members.
     pub gossip_interval: Duration,
+    /// How many members each gossip round goes to (memberlist's GossipNodes).
+    pub gossip_nodes: usize,
+    /// Scales how often an update is re-sent with the cluster: `× ceil(log10(n + 1))`
+    /// (memberlist's RetransmitMult).
+    pub retransmit_multiplier: u32,
     /// Suspicion lasts `suspicion_multiplier × max(1, log10(n)) × probe_interval`.
     pub suspicion_multiplier: u32,
-    /// How often a node re-announces itself to a random member (anti-partition).
+    /// How often a node exchanges its full state with a random member over TCP (memberlist's
+    /// PushPullInterval; stretched for large pools by [`GossipTiming::push_pull_every`]).
     pub push_pull_interval: Duration,
     /// How long a failed member stays listed before it is reaped (Consul's `reconnect_timeout`).
     pub reconnect_timeout: Duration,
@@ -117,6 +117,8 @@ impl GossipTiming {
             probe_interval: Duration::from_secs(1),
             probe_timeout: Duration::from_millis(500),
             gossip_interval: Duration::from_millis(200),
+            gossip_nodes: 3,
+            retransmit_multiplier: 4,
             suspicion_multiplier: 4,
             push_pull_interval: Duration::from_secs(30),
             reconnect_timeout: REAP_INTERVAL,
@@ -124,7 +126,7 @@ impl GossipTiming {
     }
 
     /// Rejects timings foca cannot run with.
-    pub(crate) fn validate(&self) -> Result<(), GossipError> {
+    pub fn validate(&self) -> Result<(), GossipError> {
         let bad = |why: &str| Err(GossipError::Config(why.to_string()));
         if self.probe_interval.is_zero() || self.gossip_interval.is_zero() {
             return bad("probe and gossip intervals must be above zero");
@@ -135,10 +137,27 @@ impl GossipTiming {
         if self.suspicion_multiplier == 0 {
             return bad("suspicion multiplier must be at least 1");
         }
+        if self.gossip_nodes == 0 || self.retransmit_multiplier == 0 {
+            return bad("gossip nodes and retransmit multiplier must be at least 1");
+        }
         if self.push_pull_interval.is_zero() {
             return bad("push-pull interval must be above zero");
         }
         Ok(())
+    }
+
+    /// How often a member exchanges its full state with a random member in a pool of
+    /// `cluster_size`: the push-pull interval, stretched above 32 members as memberlist's
+    /// `pushPullScale` does (`× (ceil(log2 n − log2 32) + 1)`), so the pool's total push-pull
+    /// traffic grows with `n log n` and not `n²`.
+    pub fn push_pull_every(&self, cluster_size: usize) -> Duration {
+        const SCALE_THRESHOLD: usize = 32;
+        if cluster_size <= SCALE_THRESHOLD {
+            return self.push_pull_interval;
+        }
+        let excess = (cluster_size as f64).log2() - (SCALE_THRESHOLD as f64).log2();
+        let multiplier = excess.ceil() as u32 + 1;
+        self.push_pull_interval.saturating_mul(multiplier)
     }
 
     /// How long a suspect member of a cluster of `cluster_size` has to refute suspicion.
@@ -193,28 +212,28 @@ fn non_zero(n: usize) -> NonZeroUsize {
     NonZeroUsize::new(n).unwrap_or(NonZeroUsize::MIN)
 }
 
-/// How many times an update is piggybacked: `4 × ceil(log10(n + 1))`, as memberlist does.
-fn max_transmissions(cluster_size: usize) -> NonZeroU8 {
-    let times = RETRANSMIT_MULTIPLIER * log10(cluster_size.saturating_add(1)).ceil();
+/// How many times an update is piggybacked: `multiplier × ceil(log10(n + 1))`, as memberlist does.
+fn max_transmissions(multiplier: u32, cluster_size: usize) -> NonZeroU8 {
+    let times = f64::from(multiplier) * log10(cluster_size.saturating_add(1)).ceil();
     let times = u8::try_from(times.clamp(1.0, 255.0) as u32).unwrap_or(u8::MAX);
     NonZeroU8::new(times).unwrap_or(NonZeroU8::MIN)
 }
 
-/// foca's configuration for `timing` in a cluster of `cluster_size` live members.
-pub(crate) fn foca_config(timing: &GossipTiming, cluster_size: usize) -> foca::Config {
+/// foca's configuration for `timing` in a cluster of `cluster_size` live members (public so the
+/// `pool_scale` simulation runs exactly what the actor runs).
+pub fn foca_config(timing: &GossipTiming, cluster_size: usize) -> foca::Config {
     foca::Config {
         probe_period: timing.probe_interval,
         probe_rtt: timing.probe_timeout,
         num_indirect_probes: non_zero(INDIRECT_PROBES),
-        max_transmissions: max_transmissions(cluster_size),
+        max_transmissions: max_transmissions(timing.retransmit_multiplier, cluster_size),
         suspect_to_down_after: timing.suspicion_timeout(cluster_size),
         remove_down_after: Some(timing.reconnect_timeout),
         max_packet_size: non_zero(crate::codec::MAX_DATAGRAM),
         notify_down_members: true,
-        periodic_announce: Some(foca::PeriodicParams {
-            frequency: timing.push_pull_interval,
-            num_members: non_zero(1),
-        }),
+        // The full-state exchange is the TCP push-pull (`GossipTiming::push_pull_every`), not
+        // foca's one-datagram announce.
+        periodic_announce: None,
         periodic_announce_to_down_members: Some(foca::PeriodicParams {
             // Consul's serf retries failed members every 30 s; a third of the push-pull interval
             // (10 s at LAN timing) lets a healed partition reunite sooner.
@@ -223,7 +242,7 @@ pub(crate) fn foca_config(timing: &GossipTiming, cluster_size: usize) -> foca::C
         }),
         periodic_gossip: Some(foca::PeriodicParams {
             frequency: timing.gossip_interval,
-            num_members: non_zero(GOSSIP_FANOUT),
+            num_members: non_zero(timing.gossip_nodes),
         }),
     }
 }
@@ -245,8 +264,7 @@ mod tests {
         let gossip = config.periodic_gossip.expect("periodic gossip");
         assert_eq!(gossip.frequency, Duration::from_millis(200));
         assert_eq!(gossip.num_members.get(), 3);
-        let announce = config.periodic_announce.expect("periodic announce");
-        assert_eq!(announce.frequency, Duration::from_secs(30));
+        assert!(config.periodic_announce.is_none(), "push-pull replaces it");
         assert!(config.periodic_announce_to_down_members.is_some());
         assert!(config.notify_down_members);
     }
@@ -256,8 +274,17 @@ mod tests {
         let timing = GossipTiming::lan();
         assert_eq!(timing.suspicion_timeout(1), Duration::from_secs(4));
         assert_eq!(timing.suspicion_timeout(100), Duration::from_secs(8));
-        assert_eq!(max_transmissions(9).get(), 4);
-        assert_eq!(max_transmissions(10).get(), 8);
+        assert_eq!(max_transmissions(4, 9).get(), 4);
+        assert_eq!(max_transmissions(4, 10).get(), 8);
+    }
+
+    #[test]
+    fn push_pull_stretches_above_32_members() {
+        let timing = GossipTiming::lan();
+        assert_eq!(timing.push_pull_every(3), Duration::from_secs(30));
+        assert_eq!(timing.push_pull_every(32), Duration::from_secs(30));
+        assert_eq!(timing.push_pull_every(33), Duration::from_secs(60));
+        assert_eq!(timing.push_pull_every(1000), Duration::from_secs(180));
     }
 
     #[test]

@@ -20,13 +20,14 @@ use crate::key_query::{self, KeyringReport};
 use crate::keyring::KeyringOp;
 use crate::member::{Member, MemberStatus, Row};
 use crate::prober::Prober;
+use crate::push_pull;
 use crate::shared::{ForceLeave, Shared};
 use crate::udp::{self, Inboxes};
 use bincode::Options;
 use senate_coordinate::Coordinate;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
@@ -88,6 +89,7 @@ impl Gossip {
         let local_address = advertised(config.advertise, bound);
         let identity = NodeId::new(&config.node_name, local_address, config.tags);
         let initial = Member::from_id(&identity, MemberStatus::Alive);
+        let identity_seed = identity.generation;
         let shared = Arc::new(Shared::new(Row::new(&identity, MemberStatus::Alive)));
         let events = Arc::new(EventLog::new());
         let coordinates =
@@ -135,7 +137,7 @@ impl Gossip {
             }
         });
         tracing::info!(node = %config.node_name, %bound, advertise = %local_address, "gossip started");
-        Ok(Gossip {
+        let gossip = Gossip {
             inner: Arc::new(Handle {
                 shared,
                 events,
@@ -146,7 +148,50 @@ impl Gossip {
                 gossip_interval: config.timing.gossip_interval,
                 initial,
             }),
-        })
+        };
+        let seed = identity_seed ^ u64::from(local_address.port());
+        tokio::spawn(push_pull::run(gossip.downgrade(), config.timing, seed));
+        Ok(gossip)
+    }
+
+    /// A handle that does not keep gossip running.
+    pub(crate) fn downgrade(&self) -> WeakGossip {
+        WeakGossip(Arc::downgrade(&self.inner))
+    }
+
+    /// Every live member, this node included, by name and gossip address.
+    fn alive_members(&self) -> Vec<(String, SocketAddr)> {
+        self.members()
+            .into_iter()
+            .filter(|member| member.status == MemberStatus::Alive)
+            .map(|member| (member.name, SocketAddr::new(member.addr, member.port)))
+            .collect()
+    }
+
+    /// Every other live member, by name and gossip address.
+    pub(crate) fn alive_peers(&self) -> Vec<(String, SocketAddr)> {
+        let mut peers = self.alive_members();
+        peers.retain(|(name, _)| !self.inner.shared.is_local_name(name));
+        peers
+    }
+
+    /// One push-pull with `peer`: the join exchange, each side absorbing the other's roster.
+    pub(crate) async fn push_pull(&self, peer: SocketAddr) -> Result<(), String> {
+        let hello = self.own_hello().await.map_err(|error| error.to_string())?;
+        match join::contact(peer, &hello, &self.inner.envelope).await? {
+            Contact::Welcome { from, roster } => self
+                .ask(|reply| Command::Joined {
+                    remote: from,
+                    roster,
+                    reply,
+                })
+                .await
+                .map_err(|error| error.to_string()),
+            Contact::Refused(Refusal::NameConflict { name, existing }) => Err(format!(
+                "refused: {name} is held by the member at {existing}"
+            )),
+            Contact::Refused(Refusal::Other(why)) => Err(format!("refused: {why}")),
+        }
     }
 
     /// The address other members reach this node at.
@@ -330,13 +375,7 @@ impl Gossip {
             let local = self.inner.initial.name.clone();
             return Ok(KeyringReport::collect([(local, Ok(reply))]));
         }
-        let alive = self
-            .members()
-            .into_iter()
-            .filter(|member| member.status == MemberStatus::Alive)
-            .map(|member| (member.name, SocketAddr::new(member.addr, member.port)))
-            .collect();
-        key_query::ask_all(alive, &op, envelope).await
+        key_query::ask_all(self.alive_members(), &op, envelope).await
     }
 
     /// Stops every task and closes the sockets, without telling the cluster.
@@ -363,6 +402,15 @@ impl Gossip {
             .send(command(reply))
             .map_err(|_| GossipError::Shutdown)?;
         answer.await.map_err(|_| GossipError::Shutdown)
+    }
+}
+
+/// A [`Gossip`] that does not keep it running: for its own background tasks.
+pub(crate) struct WeakGossip(Weak<Handle>);
+
+impl WeakGossip {
+    pub(crate) fn upgrade(&self) -> Option<Gossip> {
+        self.0.upgrade().map(|inner| Gossip { inner })
     }
 }
 

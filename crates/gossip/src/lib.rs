@@ -13,6 +13,7 @@
 //! - `frame` and `exchange`: framing of the TCP exchanges on the gossip port, their client,
 //!   and the listener that answers them.
 //! - `join`: the join exchange (hello, welcome or refusal).
+//! - `push_pull`: the periodic full-state exchange (the join exchange) with a random member.
 //! - `broadcasts`: foca's custom broadcasts, told apart by their first byte: leave intents
 //!   and user events.
 //! - `intents`: leave intents, broadcast so a left member reads Left and not Failed.
@@ -57,6 +58,7 @@ mod keyring_file;
 pub mod member;
 mod ping;
 mod prober;
+mod push_pull;
 mod shared;
 mod timers;
 mod udp;

@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use senate_gossip::{GossipError, MemberStatus};
+use senate_gossip::{GossipConfig, GossipError, GossipTiming, MemberStatus};
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -335,4 +335,31 @@ async fn retry_join_gives_up_after_max_attempts_and_succeeds_when_possible() {
     let b = start("retry-b").await;
     let joined = senate_gossip::retry_join(&a, &[address(&b)], Duration::from_millis(10), 0).await;
     assert_eq!(joined.expect("joins"), 1);
+}
+
+#[tokio::test]
+async fn push_pull_spreads_a_member_that_gossip_never_carried() {
+    // Probes and gossip rounds an hour apart: the only way b can learn of c, which joined
+    // through a, is the periodic full-state exchange.
+    let timing = GossipTiming {
+        probe_interval: Duration::from_secs(3600),
+        probe_timeout: Duration::from_secs(1),
+        gossip_interval: Duration::from_secs(3600),
+        push_pull_interval: Duration::from_millis(200),
+        ..GossipTiming::lan()
+    };
+    let node = |name: &str| GossipConfig {
+        timing: timing.clone(),
+        ..config(name, None)
+    };
+    let (a, b) = (
+        start_with(node("pp-a")).await,
+        start_with(node("pp-b")).await,
+    );
+    b.join(&[address(&a)]).await.expect("b joins a");
+    wait_for(&b, PROMPT, "b sees a", |m| alive(m) == 2).await;
+    let c = start_with(node("pp-c")).await;
+    c.join(&[address(&a)]).await.expect("c joins a");
+    let members = wait_for(&b, PROMPT, "b learns c", |m| alive(m) == 3).await;
+    assert_eq!(status(&members, "pp-c"), Some(MemberStatus::Alive));
 }

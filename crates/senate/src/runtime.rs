@@ -9,7 +9,7 @@ use senate_agent::local_agent::LocalAgent;
 use senate_agent::member::{advertise_ip, local_identity};
 use senate_agent::monitor::LogMonitor;
 use senate_cluster::Backend;
-use senate_gossip::{EncryptionConfig, Gossip, GossipConfig, GossipTiming};
+use senate_gossip::{EncryptionConfig, Gossip, GossipConfig};
 use senate_http::context::ConfigLoader;
 use senate_http::listener::LimitedListener;
 use senate_http::Router;
@@ -62,10 +62,7 @@ pub async fn start_gossip(config: &AgentConfig) -> anyhow::Result<Gossip> {
         bind: SocketAddr::new(config.bind_addr, port),
         advertise: SocketAddr::new(advertise_ip(config), port),
         tags: local_identity(config).tags(),
-        timing: GossipTiming {
-            reconnect_timeout: config.reconnect_timeout,
-            ..GossipTiming::lan()
-        },
+        timing: config.gossip_lan.clone(),
         encryption: encryption(config),
     };
     Gossip::start(gossip_config)

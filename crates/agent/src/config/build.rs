@@ -4,6 +4,7 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use senate_gossip::GossipTiming;
 use serde_json::{json, Value};
 
 use super::keys::{decode_flags, decode_source, Settings};
@@ -140,7 +141,7 @@ impl Builder {
             start_join: self.settings.get("start_join").unwrap_or_default(),
             retry_join: self.settings.get("retry_join").unwrap_or_default(),
             retry_interval: self.settings.value("retry_interval")?,
-            reconnect_timeout: self.reconnect_timeout()?,
+            gossip_lan: self.gossip_lan()?,
             retry_max: self.settings.number("retry_max")?,
             ui: self.settings.value("ui_config.enabled")?,
             encrypt: self
@@ -353,6 +354,39 @@ impl Builder {
 }
 
 impl Builder {
+    /// The `gossip_lan` block and `reconnect_timeout` over Consul's LAN defaults; timings the
+    /// protocol cannot run with stop start-up.
+    fn gossip_lan(&mut self) -> Result<GossipTiming, ConfigError> {
+        let defaults = GossipTiming::lan();
+        let s = &self.settings;
+        let timing = GossipTiming {
+            probe_interval: s
+                .get("gossip_lan.probe_interval")
+                .unwrap_or(defaults.probe_interval),
+            probe_timeout: s
+                .get("gossip_lan.probe_timeout")
+                .unwrap_or(defaults.probe_timeout),
+            gossip_interval: s
+                .get("gossip_lan.gossip_interval")
+                .unwrap_or(defaults.gossip_interval),
+            gossip_nodes: s
+                .optional_number("gossip_lan.gossip_nodes")?
+                .unwrap_or(defaults.gossip_nodes),
+            retransmit_multiplier: s
+                .optional_number("gossip_lan.retransmit_mult")?
+                .unwrap_or(defaults.retransmit_multiplier),
+            suspicion_multiplier: s
+                .optional_number("gossip_lan.suspicion_mult")?
+                .unwrap_or(defaults.suspicion_multiplier),
+            push_pull_interval: defaults.push_pull_interval,
+            reconnect_timeout: self.reconnect_timeout()?,
+        };
+        timing
+            .validate()
+            .map_err(|error| ConfigError::Invalid(format!("gossip_lan: {error}")))?;
+        Ok(timing)
+    }
+
     /// `reconnect_timeout`: at least 8 hours, as Consul requires.
     fn reconnect_timeout(&mut self) -> Result<Duration, ConfigError> {
         let timeout: Duration = self.settings.value("reconnect_timeout")?;
@@ -489,6 +523,23 @@ mod tests {
         assert_eq!(config.retry_join, ["c", "a", "b"]);
         assert_eq!(config.ports.http, Some(1));
         assert_eq!(config.ports.dns, Some(2));
+    }
+
+    #[test]
+    fn gossip_lan_timings_override_the_lan_defaults() {
+        let defaults = load(&["--dev"]).unwrap().gossip_lan;
+        assert_eq!(defaults, GossipTiming::lan());
+        let hcl = r#"gossip_lan { probe_interval = "500ms" probe_timeout = "200ms" suspicion_mult = 1 gossip_nodes = 4 }"#;
+        let tuned = load(&["--dev", "--hcl", hcl]).unwrap().gossip_lan;
+        assert_eq!(tuned.probe_interval, Duration::from_millis(500));
+        assert_eq!(tuned.probe_timeout, Duration::from_millis(200));
+        assert_eq!((tuned.suspicion_multiplier, tuned.gossip_nodes), (1, 4));
+        assert_eq!(tuned.retransmit_multiplier, defaults.retransmit_multiplier);
+        let slow_probe = r#"gossip_lan { probe_interval = "400ms" }"#;
+        let error = load(&["--dev", "--hcl", slow_probe])
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("probe timeout"), "{error}");
     }
 
     #[test]

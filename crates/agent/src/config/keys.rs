@@ -119,6 +119,12 @@ const KEYS: &[(&str, Kind)] = &[
     ("retry_join", Kind::TextList),
     ("retry_interval", Kind::Duration),
     ("reconnect_timeout", Kind::Duration),
+    ("gossip_lan.probe_interval", Kind::Duration),
+    ("gossip_lan.probe_timeout", Kind::Duration),
+    ("gossip_lan.gossip_interval", Kind::Duration),
+    ("gossip_lan.gossip_nodes", Kind::Int { min: 1, max: 64 }),
+    ("gossip_lan.retransmit_mult", Kind::Int { min: 1, max: 64 }),
+    ("gossip_lan.suspicion_mult", Kind::Int { min: 1, max: 64 }),
     (
         "retry_max",
         Kind::Int {
@@ -259,6 +265,17 @@ impl Settings {
     pub(super) fn value<T: FromSetting>(&self, key: &str) -> Result<T, ConfigError> {
         self.get(key)
             .ok_or_else(|| ConfigError::Invalid(format!("{key} has no value")))
+    }
+
+    /// The value of an integer key without a built-in default, if set, in the type the field wants.
+    pub(super) fn optional_number<T: TryFrom<i64>>(
+        &self,
+        key: &str,
+    ) -> Result<Option<T>, ConfigError> {
+        match self.get::<i64>(key) {
+            None => Ok(None),
+            Some(_) => self.number(key).map(Some),
+        }
     }
 
     /// The value of an integer key with a built-in default, in the type the field wants.

@@ -511,23 +511,22 @@ fn reload_reapplies_config_services_and_keeps_api_ones() {
     });
 }
 
-#[test]
-fn monitor_streams_log_lines_at_the_level_asked_for() {
+/// Streams `path` from `server`, sending SIGHUP (each logs a reload) until the stream shows
+/// a reload; returns what was read.
+fn monitor_until_a_reload(server: &Server, path: &str) -> String {
     use std::io::{Read, Write};
-    let server = Server::dev();
     let mut stream = std::net::TcpStream::connect(server.addr()).expect("connecting");
     stream
         .set_read_timeout(Some(Duration::from_millis(200)))
         .expect("a read timeout");
     stream
-        .write_all(b"GET /v1/agent/monitor?loglevel=debug HTTP/1.1\r\nHost: x\r\n\r\n")
+        .write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
         .expect("sending the request");
     let mut seen = Vec::new();
     wait_for(
         Duration::from_secs(30),
         "the reload logged to the monitor",
         || {
-            // Each SIGHUP logs a reload; keep asking until one shows in the stream.
             server.signal("HUP");
             let mut chunk = [0u8; 4096];
             if let Ok(read) = stream.read(&mut chunk) {
@@ -535,11 +534,37 @@ fn monitor_streams_log_lines_at_the_level_asked_for() {
             }
             let text = String::from_utf8_lossy(&seen);
             (text.starts_with("HTTP/1.1 200") && text.contains("configuration reloaded"))
-                .then_some(())
+                .then(|| text.into_owned())
         },
-    );
+    )
+}
+
+#[test]
+fn monitor_streams_log_lines_at_the_level_asked_for() {
+    let server = Server::dev();
+    let text = monitor_until_a_reload(&server, "/v1/agent/monitor?loglevel=debug");
+    assert!(text.contains("[INFO]"), "{text}");
     let mut c = server.client();
     let response = c.get("/v1/agent/monitor?loglevel=loud");
     assert_eq!(response.status, 400, "{}", response.text());
     assert!(response.text().contains("Unknown log level: loud"));
+}
+
+#[test]
+fn monitor_with_logjson_streams_one_json_object_per_line() {
+    let server = Server::dev();
+    let text = monitor_until_a_reload(&server, "/v1/agent/monitor?loglevel=info&logjson");
+    let reload = text
+        .lines()
+        .filter(|line| line.starts_with('{'))
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .find(|entry| {
+            entry["@message"]
+                .as_str()
+                .is_some_and(|message| message.contains("configuration reloaded"))
+        })
+        .unwrap_or_else(|| panic!("no JSON reload line in {text}"));
+    assert_eq!(reload["@level"], "info");
+    assert!(reload["@timestamp"].as_str().is_some(), "{reload}");
+    assert!(reload["@module"].as_str().is_some(), "{reload}");
 }
