@@ -8,13 +8,21 @@
 mod hosts;
 #[path = "http_client/mod.rs"]
 mod http;
-#[path = "partition/net.rs"]
-mod net;
 #[path = "partition/probes.rs"]
 mod probes;
 
 use hosts::{Host, Scratch};
-use net::{Network, HOSTS};
+use senate_faults::netns::{self, Layout, Network};
+
+/// How many test hosts the network has; hosts are numbered `1..=HOSTS`.
+const HOSTS: usize = 3;
+
+/// This test's namespaces and addresses (the fault runner uses 10.214).
+pub const LAYOUT: Layout = Layout {
+    prefix: "senate-pt-",
+    link: "spt",
+    subnet: 213,
+};
 use probes::{agreed_leader, voters, wait_for, MinorityReads, MinorityWrites};
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -46,7 +54,7 @@ struct Cluster {
 
 impl Cluster {
     fn start() -> Cluster {
-        let network = Network::build();
+        let network = Network::build(LAYOUT, HOSTS).unwrap_or_else(|e| panic!("{e}"));
         let scratch = Scratch::new();
         let hosts = (1..=HOSTS)
             .map(|host| Host::start(host, network.namespace(host), scratch.path()))
@@ -126,7 +134,7 @@ fn announce(message: &str) {
 
 #[test]
 fn an_isolated_leader_stops_serving_and_the_majority_loses_no_acknowledged_write() {
-    if let Some(reason) = net::unsupported() {
+    if let Some(reason) = netns::unsupported() {
         announce(&format!("SKIPPED partition test: {reason}"));
         return;
     }
@@ -134,7 +142,7 @@ fn an_isolated_leader_stops_serving_and_the_majority_loses_no_acknowledged_write
     let cluster = Cluster::start();
     run_scenario(cluster);
     let ours = format!("senate-pt-{}-", std::process::id());
-    let left: Vec<String> = net::namespaces_of_this_test()
+    let left: Vec<String> = netns::namespaces_of(LAYOUT)
         .into_iter()
         .filter(|name| name.starts_with(&ours))
         .collect();
@@ -157,7 +165,10 @@ fn run_scenario(mut cluster: Cluster) {
         );
     }
 
-    cluster.network.isolate(lone);
+    cluster
+        .network
+        .isolate(lone)
+        .expect("cutting the leader off");
     let cut_at = Instant::now();
     let (writes, reads) = partitioned_phase(&cluster, lone, &majority, cut_at, &mut ledger);
     let named = probes::describe_leader(cluster.host(lone));
@@ -168,7 +179,7 @@ fn run_scenario(mut cluster: Cluster) {
     writes.assert_only_server_errors();
     ledger.extend(writes.acknowledged());
 
-    cluster.network.heal();
+    cluster.network.heal().expect("healing the partition");
     let healed_at = Instant::now();
     let reunited_by = healed_at + REUNION_DEADLINE;
     let leader = cluster.wait_for_leader_among(&[1, 2, 3], left(reunited_by), "after healing");

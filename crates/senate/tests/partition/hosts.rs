@@ -2,7 +2,7 @@
 //! data directory and log file under a scratch directory. Dropping a server kills it; when the
 //! test is failing, its log tail is printed and the scratch directory is kept.
 
-use crate::net::host_ip;
+use crate::LAYOUT;
 use std::fs::{self, File};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -78,12 +78,12 @@ impl Host {
 
     /// The HTTP API address, reachable from the root namespace.
     pub fn http(&self) -> SocketAddr {
-        SocketAddr::from((host_ip(self.host), HTTP_PORT))
+        SocketAddr::from((LAYOUT.host_ip(self.host), HTTP_PORT))
     }
 
     /// The server RPC address, as `/v1/status/leader` names a leader.
     pub fn rpc_address(&self) -> String {
-        format!("{}:{SERVER_PORT}", host_ip(self.host))
+        format!("{}:{SERVER_PORT}", LAYOUT.host_ip(self.host))
     }
 
     /// How the process ended, if it has.
@@ -125,7 +125,7 @@ impl Host {
 
 /// The command line the issue prescribes for every host.
 fn agent_args(host: usize, data_dir: &Path) -> Vec<String> {
-    let ip = host_ip(host);
+    let ip = LAYOUT.host_ip(host);
     vec![
         "agent".to_string(),
         "-server".to_string(),
@@ -135,7 +135,7 @@ fn agent_args(host: usize, data_dir: &Path) -> Vec<String> {
         format!("-bind={ip}"),
         format!("-client={ip}"),
         format!("-advertise={ip}"),
-        format!("-retry-join={}", host_ip(1)),
+        format!("-retry-join={}", LAYOUT.host_ip(1)),
         "-retry-interval=1s".to_string(),
         "-dns-port=-1".to_string(),
         "-grpc-port=-1".to_string(),
