@@ -1,7 +1,8 @@
 //! The cluster under test: N `senate agent -server` processes, each in its own network
-//! namespace (so the nemesis can partition them) or, without root, side by side on loopback.
-//! Servers can be killed, restarted, paused and resumed, and asked who leads. Dropping the
-//! cluster kills every process; the scratch directory is removed unless asked to keep it.
+//! namespace (so the nemesis can partition them) or, without root, side by side on loopback,
+//! and optionally client agents, each beside a server (in its namespace: partitioning a host
+//! cuts both off). Servers can be killed, restarted, paused and resumed, and asked who leads.
+//! Dropping the cluster kills every process; the scratch directory is removed unless kept.
 
 use crate::http::{self, Response};
 use crate::netns::{Layout, NetError, Network};
@@ -23,6 +24,9 @@ const SERVER_PORT: u16 = 8300;
 const SERF_PORT: u16 = 8301;
 /// On loopback, server `i` uses ports `LOOPBACK_BASE + 10 i + {0: http, 1: server, 2: serf}`.
 const LOOPBACK_BASE: u16 = 28_500;
+/// A client agent's ports are its host server's plus this (8501 and 8311 in a namespace).
+const CLIENT_PORT_OFFSET: u16 = 5;
+const CLIENT_SERF_OFFSET: u16 = 10;
 const STATUS_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Why the cluster could not be started or driven.
@@ -46,9 +50,17 @@ pub enum Placement {
     Loopback,
 }
 
-/// One server: its addresses, data directory, log file and (while running) its process.
-pub struct Server {
+/// Whether an agent is a server or a client agent.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Server,
+    Client,
+}
+
+/// One agent: its addresses, data directory, log file and (while running) its process.
+pub struct Agent {
     pub index: usize,
+    role: Role,
     pub ip: IpAddr,
     pub http: SocketAddr,
     pub rpc: SocketAddr,
@@ -61,7 +73,9 @@ pub struct Server {
 }
 
 pub struct Cluster {
-    pub servers: Vec<Server>,
+    pub servers: Vec<Agent>,
+    /// Client agents, `clients[i]` beside server `i + 1`.
+    pub clients: Vec<Agent>,
     pub placement: Placement,
     senate: PathBuf,
     scratch: PathBuf,
@@ -74,6 +88,7 @@ impl Cluster {
     pub fn start(
         senate: &Path,
         size: usize,
+        client_agents: usize,
         loopback: bool,
         scratch: PathBuf,
         form_within: Duration,
@@ -86,10 +101,16 @@ impl Cluster {
         let _ = fs::remove_dir_all(&scratch);
         fs::create_dir_all(&scratch).map_err(|e| io_error(&scratch, e))?;
         let servers = (1..=size)
-            .map(|index| Server::new(index, &placement, &scratch))
+            .map(|index| Agent::new(index, Role::Server, &placement, &scratch))
+            .collect();
+        let clients = (1..=client_agents)
+            .map(|index| Agent::new(1 + (index - 1) % size, Role::Client, &placement, &scratch))
+            .enumerate()
+            .map(|(n, client)| client.numbered(n + 1, &scratch))
             .collect();
         let mut cluster = Cluster {
             servers,
+            clients,
             placement,
             senate: senate.to_path_buf(),
             scratch,
@@ -99,6 +120,10 @@ impl Cluster {
             cluster.start_server(index)?;
         }
         cluster.wait_formed(form_within)?;
+        for client in 0..cluster.clients.len() {
+            cluster.start_client(client)?;
+        }
+        cluster.wait_clients_ready(form_within)?;
         Ok(cluster)
     }
 
@@ -115,7 +140,7 @@ impl Cluster {
         self.servers.len()
     }
 
-    pub fn server(&self, index: usize) -> &Server {
+    pub fn server(&self, index: usize) -> &Agent {
         &self.servers[index - 1]
     }
 
@@ -128,40 +153,32 @@ impl Cluster {
 
     /// Starts server `index` (again), on its existing data directory.
     pub fn start_server(&mut self, index: usize) -> Result<(), ClusterError> {
-        let join = self.server(1).serf;
-        let size = self.size();
-        let senate = self.senate.clone();
-        let server = &mut self.servers[index - 1];
-        if server.child.is_some() {
+        let (join, size, senate) = (self.server(1).serf, self.size(), self.senate.clone());
+        self.servers[index - 1].spawn(&senate, size, join)
+    }
+
+    /// Starts client agent `client` (0-based) if it is not running.
+    pub fn start_client(&mut self, client: usize) -> Result<(), ClusterError> {
+        let (join, size, senate) = (self.server(1).serf, self.size(), self.senate.clone());
+        let agent = &mut self.clients[client];
+        if agent
+            .child
+            .as_mut()
+            .is_some_and(|child| matches!(child.try_wait(), Ok(None)))
+        {
             return Ok(());
         }
-        fs::create_dir_all(&server.data_dir).map_err(|e| io_error(&server.data_dir, e))?;
-        let log = File::options()
-            .create(true)
-            .append(true)
-            .open(&server.log_path)
-            .map_err(|e| io_error(&server.log_path, e))?;
-        let log_err = log.try_clone().map_err(|e| io_error(&server.log_path, e))?;
-        let mut command = match &server.namespace {
-            Some(namespace) => {
-                let mut command = Command::new("ip");
-                command.args(["netns", "exec", namespace]).arg(&senate);
-                command
-            }
-            None => Command::new(&senate),
-        };
-        command
-            .args(server.agent_args(size, join))
-            .env_remove("RUST_LOG")
-            .stdin(Stdio::null())
-            .stdout(log)
-            .stderr(log_err);
-        let child = command
-            .spawn()
-            .map_err(|e| ClusterError::Io(format!("starting {}: {e}", senate.display())))?;
-        server.child = Some(child);
-        server.paused = false;
-        Ok(())
+        agent.child = None;
+        agent.spawn(&senate, size, join)
+    }
+
+    /// Every HTTP address a workload may send to: servers and client agents.
+    pub fn http_addresses(&self) -> Vec<SocketAddr> {
+        self.servers
+            .iter()
+            .chain(&self.clients)
+            .map(|agent| agent.http)
+            .collect()
     }
 
     /// `kill -9` of server `index` (resuming it first if paused, so it really dies).
@@ -274,25 +291,48 @@ impl Cluster {
         })
     }
 
+    /// Waits until every client agent names a leader (it has found a server).
+    fn wait_clients_ready(&mut self, within: Duration) -> Result<(), ClusterError> {
+        let deadline = Instant::now() + within;
+        let ready = |agent: &Agent| {
+            get(agent.http, "/v1/status/leader")
+                .and_then(|response| serde_json::from_slice::<String>(&response.body).ok())
+                .is_some_and(|leader| !leader.is_empty())
+        };
+        while !self.clients.iter().all(ready) {
+            if Instant::now() > deadline {
+                return Err(ClusterError::DidNotForm {
+                    within,
+                    why: "a client agent found no server".to_string(),
+                    logs: self.log_tails(20),
+                });
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        Ok(())
+    }
+
     /// The last `lines` lines of every server's log.
     pub fn log_tails(&self, lines: usize) -> String {
         self.servers
             .iter()
+            .chain(&self.clients)
             .map(|server| server.log_tail(lines))
             .collect::<Vec<_>>()
             .join("\n")
     }
 
     /// Servers whose logs show a panic.
-    pub fn panicked(&self) -> Vec<usize> {
+    pub fn panicked(&self) -> Vec<String> {
         self.servers
             .iter()
-            .filter(|server| {
-                fs::read_to_string(&server.log_path)
+            .chain(&self.clients)
+            .filter(|agent| {
+                fs::read_to_string(&agent.log_path)
                     .map(|log| log.contains("panicked at"))
                     .unwrap_or(false)
             })
-            .map(|server| server.index)
+            .map(|agent| agent.name())
             .collect()
     }
 }
@@ -302,14 +342,20 @@ impl Drop for Cluster {
         for index in 1..=self.size() {
             self.kill(index);
         }
+        for client in &mut self.clients {
+            if let Some(mut child) = client.child.take() {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
         if !self.keep_scratch {
             let _ = fs::remove_dir_all(&self.scratch);
         }
     }
 }
 
-impl Server {
-    fn new(index: usize, placement: &Placement, scratch: &Path) -> Server {
+impl Agent {
+    fn new(index: usize, role: Role, placement: &Placement, scratch: &Path) -> Agent {
         let (ip, namespace, ports) = match placement {
             Placement::Namespaces(network) => (
                 IpAddr::V4(network.host_ip(index)),
@@ -325,12 +371,17 @@ impl Server {
                 )
             }
         };
-        Server {
+        let (http_offset, serf_offset) = match role {
+            Role::Server => (0, 0),
+            Role::Client => (CLIENT_PORT_OFFSET, CLIENT_SERF_OFFSET),
+        };
+        Agent {
             index,
+            role,
             ip,
-            http: SocketAddr::new(ip, ports.0),
+            http: SocketAddr::new(ip, ports.0 + http_offset),
             rpc: SocketAddr::new(ip, ports.1),
-            serf: SocketAddr::new(ip, ports.2),
+            serf: SocketAddr::new(ip, ports.2 + serf_offset),
             data_dir: scratch.join(format!("data-{index}")),
             log_path: scratch.join(format!("senate-{index}.log")),
             namespace,
@@ -339,19 +390,78 @@ impl Server {
         }
     }
 
+    /// A client agent's own number (its host server stays `index`), for its name and files.
+    fn numbered(self, number: usize, scratch: &Path) -> Agent {
+        Agent {
+            data_dir: scratch.join(format!("client-data-{number}")),
+            log_path: scratch.join(format!("client-{number}.log")),
+            ..self
+        }
+    }
+
+    fn name(&self) -> String {
+        match self.role {
+            Role::Server => format!("ft-{}", self.index),
+            Role::Client => self
+                .log_path
+                .file_stem()
+                .map_or_else(String::new, |stem| stem.to_string_lossy().into_owned()),
+        }
+    }
+
+    /// Spawns the agent's process (appending to its log).
+    fn spawn(&mut self, senate: &Path, size: usize, join: SocketAddr) -> Result<(), ClusterError> {
+        if self.child.is_some() {
+            return Ok(());
+        }
+        fs::create_dir_all(&self.data_dir).map_err(|e| io_error(&self.data_dir, e))?;
+        let log = File::options()
+            .create(true)
+            .append(true)
+            .open(&self.log_path)
+            .map_err(|e| io_error(&self.log_path, e))?;
+        let log_err = log.try_clone().map_err(|e| io_error(&self.log_path, e))?;
+        let mut command = match &self.namespace {
+            Some(namespace) => {
+                let mut command = Command::new("ip");
+                command.args(["netns", "exec", namespace]).arg(senate);
+                command
+            }
+            None => Command::new(senate),
+        };
+        command
+            .args(self.agent_args(size, join))
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(log_err);
+        let child = command
+            .spawn()
+            .map_err(|e| ClusterError::Io(format!("starting {}: {e}", senate.display())))?;
+        self.child = Some(child);
+        self.paused = false;
+        Ok(())
+    }
+
     fn agent_args(&self, size: usize, join: SocketAddr) -> Vec<String> {
         let ip = self.ip;
-        vec![
-            "agent".into(),
-            "-server".into(),
-            format!("-bootstrap-expect={size}"),
+        let role: Vec<String> = match self.role {
+            Role::Server => vec![
+                "-server".into(),
+                format!("-bootstrap-expect={size}"),
+                format!("-server-port={}", self.rpc.port()),
+            ],
+            Role::Client => Vec::new(),
+        };
+        let mut args: Vec<String> = vec!["agent".into()];
+        args.extend(role);
+        args.extend([
             format!("-data-dir={}", self.data_dir.display()),
-            format!("-node=ft-{}", self.index),
+            format!("-node={}", self.name()),
             format!("-bind={ip}"),
             format!("-client={ip}"),
             format!("-advertise={ip}"),
             format!("-http-port={}", self.http.port()),
-            format!("-server-port={}", self.rpc.port()),
             format!("-serf-lan-port={}", self.serf.port()),
             format!("-retry-join={join}"),
             "-retry-interval=1s".into(),
@@ -360,7 +470,8 @@ impl Server {
             "-serf-wan-port=-1".into(),
             "-hcl".into(),
             "performance { raft_multiplier = 1 }".into(),
-        ]
+        ]);
+        args
     }
 
     fn log_tail(&self, lines: usize) -> String {

@@ -26,6 +26,9 @@ struct Args {
     /// Servers in the cluster (3 or 5).
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u8).range(3..=7))]
     servers: u8,
+    /// Client agents, each beside a server; the workloads send to them as well as to servers.
+    #[arg(long, default_value_t = 2)]
+    client_agents: usize,
     /// The faults to inject, in turn (comma-separated; default: every one).
     #[arg(long, value_enum, value_delimiter = ',')]
     nemesis: Vec<Nemesis>,
@@ -194,6 +197,7 @@ fn config(args: Args) -> Result<(RunConfig, usize), String> {
     let config = RunConfig {
         senate,
         servers: usize::from(args.servers),
+        client_agents: args.client_agents,
         loopback: args.loopback,
         duration: args.duration,
         nemeses,

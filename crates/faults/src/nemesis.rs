@@ -200,6 +200,9 @@ pub fn heal(cluster: &mut Cluster) -> Result<(), ClusterError> {
             cluster.start_server(index)?;
         }
     }
+    for client in 0..cluster.clients.len() {
+        cluster.start_client(client)?;
+    }
     Ok(())
 }
 

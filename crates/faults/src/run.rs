@@ -33,6 +33,8 @@ pub enum Workload {
 pub struct RunConfig {
     pub senate: PathBuf,
     pub servers: usize,
+    /// Client agents beside the servers; workloads send to them too.
+    pub client_agents: usize,
     pub loopback: bool,
     pub duration: Duration,
     pub nemeses: Vec<Nemesis>,
@@ -93,11 +95,12 @@ pub fn run_once(config: &RunConfig, index: usize) -> Result<RunReport, ClusterEr
     let mut cluster = Cluster::start(
         &config.senate,
         config.servers,
+        config.client_agents,
         config.loopback,
         scratch,
         FORM_WITHIN,
     )?;
-    let servers: Vec<SocketAddr> = cluster.servers.iter().map(|s| s.http).collect();
+    let servers: Vec<SocketAddr> = cluster.http_addresses();
     let clock = Clock::start();
     let stop = AtomicBool::new(false);
     let finals = OnceLock::new();
