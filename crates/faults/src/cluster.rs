@@ -24,9 +24,9 @@ const SERVER_PORT: u16 = 8300;
 const SERF_PORT: u16 = 8301;
 /// On loopback, server `i` uses ports `LOOPBACK_BASE + 10 i + {0: http, 1: server, 2: serf}`.
 const LOOPBACK_BASE: u16 = 28_500;
-/// A client agent's ports are its host server's plus this (8501 and 8311 in a namespace).
+/// A client agent's HTTP and serf ports are its host server's plus this (8505 and 8306 in a
+/// namespace), inside the server's stride of 10 on loopback.
 const CLIENT_PORT_OFFSET: u16 = 5;
-const CLIENT_SERF_OFFSET: u16 = 10;
 const STATUS_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Why the cluster could not be started or driven.
@@ -373,7 +373,7 @@ impl Agent {
         };
         let (http_offset, serf_offset) = match role {
             Role::Server => (0, 0),
-            Role::Client => (CLIENT_PORT_OFFSET, CLIENT_SERF_OFFSET),
+            Role::Client => (CLIENT_PORT_OFFSET, CLIENT_PORT_OFFSET),
         };
         Agent {
             index,
@@ -429,6 +429,7 @@ impl Agent {
             }
             None => Command::new(senate),
         };
+        die_with_the_runner(&mut command);
         command
             .args(self.agent_args(size, join))
             .env_remove("RUST_LOG")
@@ -484,6 +485,22 @@ impl Agent {
             self.log_path.display(),
             tail.join("\n")
         )
+    }
+}
+
+/// Has the kernel kill the agent if the runner dies (interrupted, killed): no server outlives
+/// a run. `ip netns exec` execs senate in place, and the setting survives the exec.
+fn die_with_the_runner(command: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: the closure runs in the forked child before exec and only calls prctl(2),
+    // which is async-signal-safe.
+    unsafe {
+        command.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
     }
 }
 

@@ -4,7 +4,7 @@
 use clap::Parser;
 use senate_faults::nemesis::Nemesis;
 use senate_faults::netns;
-use senate_faults::run::{run_once, RunConfig, RunReport, Workload};
+use senate_faults::run::{run_once, FaultFigures, RunConfig, RunReport, Workload};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -97,7 +97,7 @@ fn run(args: Args) -> Result<ExitCode, String> {
     let config = config(args)?;
     let mut passed = 0;
     let mut failed = 0;
-    let mut recoveries = Vec::new();
+    let mut figures = Vec::new();
     let mut overlaps = (0usize, Duration::ZERO, 0usize);
     for index in 1..=runs_of(&config) {
         let report = run_once(&config.0, index).map_err(|error| error.to_string())?;
@@ -105,7 +105,7 @@ fn run(args: Args) -> Result<ExitCode, String> {
         for anomaly in &report.anomalies {
             println!("    {anomaly}");
         }
-        recoveries.extend(report.recoveries.iter().copied());
+        figures.extend(report.faults_figures.iter().copied());
         overlaps.0 += report.lock_overlaps.len();
         overlaps.1 += report
             .lock_overlaps
@@ -119,13 +119,7 @@ fn run(args: Args) -> Result<ExitCode, String> {
             failed += 1;
         }
     }
-    recoveries.sort();
-    println!(
-        "recovery (fault end to first acknowledged write): median {}, max {} over {} faults",
-        seconds(recoveries.get(recoveries.len() / 2)),
-        seconds(recoveries.last()),
-        recoveries.len()
-    );
+    print_fault_table(&figures);
     println!(
         "lock: {} holds, {} overlapping pairs, {:.0} ms overlapping in all",
         overlaps.2,
@@ -237,8 +231,38 @@ fn all<T: clap::ValueEnum + Clone>() -> Vec<T> {
     T::value_variants().to_vec()
 }
 
+/// Per nemesis: how many, recovery (fault end to first acknowledged write) and the longest
+/// write outage, median and max.
+fn print_fault_table(figures: &[FaultFigures]) {
+    println!("| nemesis | faults | recovery median | recovery max | outage median | outage max |");
+    println!("|---|---:|---:|---:|---:|---:|");
+    let mut kinds: Vec<Nemesis> = figures.iter().map(|f| f.nemesis).collect();
+    kinds.sort_by_key(|n| n.name());
+    kinds.dedup();
+    for kind in kinds {
+        let of_kind: Vec<&FaultFigures> = figures.iter().filter(|f| f.nemesis == kind).collect();
+        let mut recoveries: Vec<Duration> = of_kind.iter().filter_map(|f| f.recovery).collect();
+        let mut outages: Vec<Duration> = of_kind.iter().map(|f| f.outage).collect();
+        recoveries.sort();
+        outages.sort();
+        println!(
+            "| {} | {} | {} | {} | {} | {} |",
+            kind.name(),
+            of_kind.len(),
+            seconds(recoveries.get(recoveries.len() / 2)),
+            seconds(recoveries.last()),
+            seconds(outages.get(outages.len() / 2)),
+            seconds(outages.last())
+        );
+    }
+}
+
 fn summary(index: usize, runs: usize, report: &RunReport) -> String {
-    let mut recoveries = report.recoveries.clone();
+    let mut recoveries: Vec<Duration> = report
+        .faults_figures
+        .iter()
+        .filter_map(|f| f.recovery)
+        .collect();
     recoveries.sort();
     let kinds: Vec<&str> = report.faults.iter().map(|f| f.nemesis.name()).collect();
     format!(

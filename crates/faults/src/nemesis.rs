@@ -238,10 +238,17 @@ fn bridge(size: usize, rng: &mut SmallRng) -> Vec<Vec<usize>> {
     vec![hosts, right]
 }
 
-fn shuffle(items: &mut [usize], rng: &mut SmallRng) {
+fn shuffle<T>(items: &mut [T], rng: &mut SmallRng) {
     for i in (1..items.len()).rev() {
         items.swap(i, rng.random_range(0..=i));
     }
+}
+
+/// `kinds` in a random order, so short runs do not always inject the same first few.
+pub fn shuffled(kinds: &[Nemesis], rng: &mut SmallRng) -> Vec<Nemesis> {
+    let mut order = kinds.to_vec();
+    shuffle(&mut order, rng);
+    order
 }
 
 /// A follower leaves (`PUT /v1/agent/leave`), its data is wiped, and it starts again as a

@@ -58,8 +58,8 @@ pub struct RunReport {
     pub faults: Vec<FaultWindow>,
     pub anomalies: Vec<String>,
     pub lost_writes: usize,
-    /// Per fault: from its end to the first acknowledged write.
-    pub recoveries: Vec<Duration>,
+    /// Per fault: recovery and the longest write outage.
+    pub faults_figures: Vec<FaultFigures>,
     pub lock_holds: usize,
     pub lock_overlaps: Vec<lock::Overlap>,
     /// Where the history was saved, for a failing run.
@@ -70,6 +70,16 @@ impl RunReport {
     pub fn passed(&self) -> bool {
         self.anomalies.is_empty()
     }
+}
+
+/// How the cluster's writes fared around one fault.
+#[derive(Debug, Clone, Copy)]
+pub struct FaultFigures {
+    pub nemesis: Nemesis,
+    /// From the fault's end to the first acknowledged write after it (none: no write was).
+    pub recovery: Option<Duration>,
+    /// The longest time without an acknowledged write, from the fault's start to recovery.
+    pub outage: Duration,
 }
 
 /// Everything recorded, saved as JSON when the run fails.
@@ -155,9 +165,10 @@ pub fn run_once(config: &RunConfig, index: usize) -> Result<RunReport, ClusterEr
             quiet: config.quiet,
         };
         let until = Instant::now() + config.duration;
+        let order = nemesis::shuffled(&config.nemeses, &mut nemesis_rng);
         let faults = nemesis::run(
             &mut cluster,
-            &config.nemeses,
+            &order,
             &schedule,
             clock,
             until,
@@ -281,7 +292,7 @@ fn check(config: &RunConfig, recorded: &Recorded, report: &mut RunReport) {
     }
     report.lock_holds = recorded.lock_holds.len();
     report.lock_overlaps = lock::overlaps(&recorded.lock_holds);
-    report.recoveries = recoveries(recorded);
+    report.faults_figures = fault_figures(recorded);
 }
 
 /// A stale read may be old, but it must show a value some client wrote (or no value).
@@ -306,32 +317,46 @@ fn check_stale_reads(history: &register::RegisterHistory, report: &mut RunReport
     }
 }
 
-/// For each fault, the time from its end to the first write acknowledged after it.
-fn recoveries(recorded: &Recorded) -> Vec<Duration> {
+/// For each fault: the time from its end to the first write acknowledged after it, and the
+/// longest stretch without an acknowledged write from its start to that first write.
+fn fault_figures(recorded: &Recorded) -> Vec<FaultFigures> {
+    let acknowledged_sets = recorded
+        .set_adds
+        .iter()
+        .filter_map(|add| match add.outcome {
+            senate_linearize::AddOutcome::Acknowledged { return_time } => Some(return_time),
+            _ => None,
+        });
     let mut acks: Vec<u64> = recorded
         .register
         .operations
         .iter()
         .filter(|op| matches!(op.output, KvOutput::Ok | KvOutput::CasResult(_)))
         .filter_map(|op| op.return_time)
-        .chain(
-            recorded
-                .set_adds
-                .iter()
-                .filter_map(|add| match add.outcome {
-                    senate_linearize::AddOutcome::Acknowledged { return_time } => Some(return_time),
-                    _ => None,
-                }),
-        )
+        .chain(acknowledged_sets)
         .collect();
     acks.sort_unstable();
     recorded
         .faults
         .iter()
-        .filter_map(|fault| {
-            let next = acks.partition_point(|&ack| ack <= fault.end);
-            acks.get(next)
-                .map(|&ack| Duration::from_nanos(ack - fault.end))
+        .map(|fault| {
+            let after_end = acks.partition_point(|&ack| ack <= fault.end);
+            let recovered_at = acks.get(after_end).copied();
+            let from = acks.partition_point(|&ack| ack <= fault.start);
+            let until = recovered_at.unwrap_or(fault.end);
+            let outage = std::iter::once(fault.start)
+                .chain(acks[from..after_end].iter().copied())
+                .chain(std::iter::once(until))
+                .collect::<Vec<u64>>()
+                .windows(2)
+                .map(|pair| pair[1].saturating_sub(pair[0]))
+                .max()
+                .unwrap_or(0);
+            FaultFigures {
+                nemesis: fault.nemesis,
+                recovery: recovered_at.map(|ack| Duration::from_nanos(ack - fault.end)),
+                outage: Duration::from_nanos(outage),
+            }
         })
         .collect()
 }
