@@ -2,6 +2,8 @@
 //! (`Connection: close`), a deadline on every request, and an error that says whether the
 //! request can have reached the server — what decides between "failed" and "unknown".
 
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
@@ -37,6 +39,35 @@ impl Response {
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
     }
+
+    /// A KV GET's answer: `Some(None)` for a 404 (no such key), `Some(Some(entry))` for a 200,
+    /// `None` for any other status or a body that is not a KV entry list.
+    pub fn kv_entry(&self) -> Option<Option<KvEntry>> {
+        match self.status {
+            404 => Some(None),
+            200 => {
+                let entries: serde_json::Value = serde_json::from_slice(&self.body).ok()?;
+                let entry = entries.get(0)?;
+                let value = match entry["Value"].as_str() {
+                    Some(encoded) => String::from_utf8(BASE64.decode(encoded).ok()?).ok()?,
+                    None => String::new(),
+                };
+                let modify_index = entry["ModifyIndex"].as_u64()?;
+                Some(Some(KvEntry {
+                    value,
+                    modify_index,
+                }))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// One KV entry as a GET returned it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KvEntry {
+    pub value: String,
+    pub modify_index: u64,
 }
 
 /// Why there is no answer.

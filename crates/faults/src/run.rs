@@ -367,18 +367,10 @@ fn final_value(server: SocketAddr, key: &str) -> Result<(u64, Option<String>), S
     let response = http::request(server, "GET", &path, b"", Duration::from_secs(10))
         .map_err(|e| e.to_string())?;
     let index = response.index().ok_or("no X-Consul-Index")?;
-    match response.status {
-        404 => Ok((index, None)),
-        200 => {
-            let entries: serde_json::Value =
-                serde_json::from_slice(&response.body).map_err(|e| e.to_string())?;
-            let encoded = entries[0]["Value"].as_str().unwrap_or_default();
-            let bytes = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, encoded)
-                .map_err(|e| e.to_string())?;
-            Ok((index, Some(String::from_utf8_lossy(&bytes).into_owned())))
-        }
-        status => Err(format!("{status}: {}", response.text())),
-    }
+    let entry = response
+        .kv_entry()
+        .ok_or_else(|| format!("{}: {}", response.status, response.text()))?;
+    Ok((index, entry.map(|entry| entry.value)))
 }
 
 /// Retries `read` for up to 30 s (the cluster may still be settling).

@@ -4,7 +4,6 @@
 //! checker; stale reads are only checked to return values that were written.
 
 use crate::history::{pause_between_ops, write_result, Context, Outcome, WriteResult};
-use base64::Engine;
 use rand::rngs::SmallRng;
 use rand::RngExt;
 use senate_linearize::{KvInput, KvOperation, KvOutput, Operation};
@@ -214,28 +213,15 @@ fn parse_read(outcome: &Outcome) -> Option<Seen> {
     let Outcome::Answered(response) = outcome else {
         return None;
     };
-    match response.status {
-        404 => Some(Seen {
+    let seen = match response.kv_entry()? {
+        None => Seen {
             value: None,
             modify_index: 0,
-        }),
-        200 => {
-            let entries: serde_json::Value = serde_json::from_slice(&response.body).ok()?;
-            let entry = entries.get(0)?;
-            let value = match entry["Value"].as_str() {
-                Some(encoded) => {
-                    let bytes = base64::engine::general_purpose::STANDARD
-                        .decode(encoded)
-                        .ok()?;
-                    Some(String::from_utf8(bytes).ok()?)
-                }
-                None => Some(String::new()),
-            };
-            Some(Seen {
-                value,
-                modify_index: entry["ModifyIndex"].as_u64()?,
-            })
-        }
-        _ => None,
-    }
+        },
+        Some(entry) => Seen {
+            value: Some(entry.value),
+            modify_index: entry.modify_index,
+        },
+    };
+    Some(seen)
 }

@@ -2,7 +2,6 @@
 //! must never go backwards, and once writes stop it must see the key's final value.
 
 use crate::history::{Context, Outcome};
-use base64::Engine;
 use rand::rngs::SmallRng;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -49,14 +48,11 @@ pub fn run(
             std::thread::sleep(Duration::from_millis(50));
             continue;
         };
-        let value = match response.status {
-            200 => decode_value(&response.body),
-            404 => None,
-            _ => {
-                std::thread::sleep(Duration::from_millis(50));
-                continue;
-            }
+        let Some(entry) = response.kv_entry() else {
+            std::thread::sleep(Duration::from_millis(50));
+            continue;
         };
+        let value = entry.map(|entry| entry.value);
         seen.push(Observation {
             index: answered_index,
             value,
@@ -64,15 +60,6 @@ pub fn run(
         });
         index = answered_index;
     }
-}
-
-fn decode_value(body: &[u8]) -> Option<String> {
-    let entries: serde_json::Value = serde_json::from_slice(body).ok()?;
-    let encoded = entries.get(0)?["Value"].as_str()?;
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(encoded)
-        .ok()?;
-    String::from_utf8(bytes).ok()
 }
 
 /// What went wrong in one watcher's observations: indexes going backwards, or a last value
