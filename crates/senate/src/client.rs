@@ -3,8 +3,8 @@
 //! replicated state sent to a server over RPC; no Raft and no replica of its own.
 
 use crate::runtime::{
-    bind_http, http_router, join_cluster, node_id, raise_open_file_limit, serve_until_stopped,
-    start_gossip,
+    bind_http, http_router, join_cluster, node_id, raise_open_file_limit, serve_then_shut_down,
+    start_gossip, Running,
 };
 use anyhow::Context as _;
 use senate_agent::config::{AgentArgs, AgentConfig};
@@ -46,16 +46,16 @@ pub async fn run(
         logs,
         &leave_requested,
     );
-    tracing::info!(
-        node = %config.node_name,
-        datacenter = %config.datacenter,
-        http = ?http.as_ref().and_then(|l| l.local_addr().ok()),
-        gossip = %gossip.local_address(),
-        "Senate client agent running"
-    );
-    serve_until_stopped(&config, http, router, leave_requested, &backend).await;
-    tracing::info!("shutting down");
-    agent.shutdown();
-    gossip.shutdown().await;
+    serve_then_shut_down(Running {
+        config: &config,
+        http,
+        router,
+        leave_requested,
+        backend: &backend,
+        agent: &agent,
+        gossip: &gossip,
+        what: "Senate client agent",
+    })
+    .await;
     Ok(())
 }

@@ -251,8 +251,44 @@ fn reload_on_hangup(agent: Arc<LocalAgent>, load: ConfigLoader) {
     });
 }
 
+/// A started agent (server or client), ready to serve its HTTP API.
+pub struct Running<'a> {
+    pub config: &'a AgentConfig,
+    pub http: Option<tokio::net::TcpListener>,
+    pub router: Router,
+    pub leave_requested: Arc<Notify>,
+    pub backend: &'a Backend,
+    pub agent: &'a LocalAgent,
+    pub gossip: &'a Gossip,
+    /// What runs, for the log: "Senate agent" or "Senate client agent".
+    pub what: &'static str,
+}
+
+/// Serves until stopped, then stops the local agent and gossip (the caller stops the rest).
+pub async fn serve_then_shut_down(running: Running<'_>) {
+    tracing::info!(
+        node = %running.config.node_name,
+        datacenter = %running.config.datacenter,
+        http = ?running.http.as_ref().and_then(|l| l.local_addr().ok()),
+        gossip = %running.gossip.local_address(),
+        "{} running",
+        running.what
+    );
+    serve_until_stopped(
+        running.config,
+        running.http,
+        running.router,
+        running.leave_requested,
+        running.backend,
+    )
+    .await;
+    tracing::info!("shutting down");
+    running.agent.shutdown();
+    running.gossip.shutdown().await;
+}
+
 /// Serves the HTTP API on `http` (if enabled) until a signal or a completed graceful leave.
-pub async fn serve_until_stopped(
+async fn serve_until_stopped(
     config: &AgentConfig,
     http: Option<tokio::net::TcpListener>,
     router: Router,

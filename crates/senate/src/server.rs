@@ -3,8 +3,8 @@
 //! configuration says; and runs until told to stop.
 
 use crate::runtime::{
-    bind_http, http_router, join_cluster, node_id, raise_open_file_limit, serve_until_stopped,
-    start_gossip,
+    bind_http, http_router, join_cluster, node_id, raise_open_file_limit, serve_then_shut_down,
+    start_gossip, Running,
 };
 use anyhow::Context as _;
 use senate_agent::config::{AgentArgs, AgentConfig};
@@ -76,17 +76,17 @@ pub async fn run(
         &leave_requested,
     );
     cluster.set_local_http(RouterHttp::new(router.clone()));
-    tracing::info!(
-        node = %config.node_name,
-        datacenter = %config.datacenter,
-        http = ?http.as_ref().and_then(|l| l.local_addr().ok()),
-        gossip = %gossip.local_address(),
-        "Senate agent running"
-    );
-    serve_until_stopped(&config, http, router, leave_requested, &backend).await;
-    tracing::info!("shutting down");
-    agent.shutdown();
-    gossip.shutdown().await;
+    serve_then_shut_down(Running {
+        config: &config,
+        http,
+        router,
+        leave_requested,
+        backend: &backend,
+        agent: &agent,
+        gossip: &gossip,
+        what: "Senate agent",
+    })
+    .await;
     raft.shutdown().await;
     stop_rpc.notify_one();
     Ok(())
