@@ -293,7 +293,12 @@ fn take<T: serde::de::DeserializeOwned>(mut buf: impl Buf) -> Result<T, CodecErr
     let chunk = buf.chunk();
     let total = chunk.len();
     let mut rest = chunk;
-    let item = options().deserialize_from(&mut rest)?;
+    // Reading from `io::Read`, bincode allocates (and zeroes) a string's declared length
+    // before reading it; a limit of the bytes at hand refuses a length they cannot hold
+    // first, so a small datagram cannot make it allocate megabytes.
+    let item = options()
+        .with_limit(total as u64)
+        .deserialize_from(&mut rest)?;
     let used = total - rest.len();
     buf.advance(used);
     Ok(item)
@@ -352,6 +357,240 @@ impl foca::Codec<NodeId> for WireCodec {
     fn decode_member(&mut self, buf: impl Buf) -> Result<Member<NodeId>, CodecError> {
         let wire: WireMember = take(buf)?;
         Ok(wire.into())
+    }
+}
+
+/// Entry points for the fuzz tests (`tests/fuzz_codec.rs`): what a node runs on the bytes of a
+/// gossip datagram or TCP frame from the network, and valid messages to mutate. Not part of
+/// the crate's API.
+#[doc(hidden)]
+pub mod fuzzing {
+    use super::*;
+    use crate::broadcasts::Broadcasts;
+    use crate::config::{foca_config, EncryptionConfig, GossipTiming};
+    use crate::encryption::Envelope;
+    use crate::event::{DeliveredEvent, UserEventMessage};
+    use crate::events::{EventHandler, EventLog};
+    use crate::frame::{self, Frame, Refusal, Roster};
+    use crate::intents::{IntentHandler, LeaveIntent};
+    use crate::key_query::KeyringReply;
+    use crate::keyring::KeyringOp;
+    use crate::member::{MemberStatus, Row};
+    use crate::ping::{Ping, Report};
+    use crate::shared::Shared;
+    use foca::{AccumulatingRuntime, Codec, Foca};
+    use rand::rngs::SmallRng;
+    use rand::SeedableRng;
+    use std::sync::Arc;
+
+    /// A node's receiving side: the envelope, the prober's decoder, and foca with the
+    /// broadcast handlers, as the actor builds them.
+    pub struct Node {
+        local: NodeId,
+        envelope: Envelope,
+        foca: Foca<NodeId, WireCodec, SmallRng, Broadcasts>,
+        runtime: AccumulatingRuntime<NodeId>,
+    }
+
+    fn node(name: &str, port: u16, generation: u64) -> NodeId {
+        let tags = crate::identity::Tags::from([("role".to_string(), "node".to_string())]);
+        NodeId {
+            generation,
+            ..NodeId::new(name, SocketAddr::from(([127, 0, 0, 1], port)), tags)
+        }
+    }
+
+    impl Node {
+        /// A node named "a", with encryption under `key` (base64) when given.
+        pub fn new(key: Option<&str>) -> Node {
+            let local = node("a", 1, 1);
+            let config = key.map(EncryptionConfig::with_key);
+            let envelope = Envelope::start(config.as_ref()).expect("a valid key");
+            let shared = Arc::new(Shared::new(Row::new(&local, MemberStatus::Alive)));
+            let handler = Broadcasts::new(
+                IntentHandler::new(shared),
+                EventHandler::new(Arc::new(EventLog::new())),
+            );
+            let foca = Foca::with_custom_broadcast(
+                local.clone(),
+                foca_config(&GossipTiming::lan(), 1),
+                SmallRng::seed_from_u64(1),
+                WireCodec,
+                handler,
+            );
+            Node {
+                local,
+                envelope,
+                foca,
+                runtime: AccumulatingRuntime::new(),
+            }
+        }
+
+        /// A datagram as the UDP loop and the actor take it: opened, then decoded as a
+        /// coordinate ping, or handed to foca. Foca's replies are discarded.
+        pub fn datagram(&mut self, data: &[u8]) -> Result<(), String> {
+            let opened = self.envelope.open(data).map_err(|e| e.to_string())?;
+            let datagram = opened.bytes();
+            let result = if Ping::is_ping(datagram) {
+                Ping::decode(datagram).map(drop).map_err(|e| e.to_string())
+            } else {
+                self.foca
+                    .handle_data(datagram, &mut self.runtime)
+                    .map_err(|e| e.to_string())
+            };
+            while self.runtime.to_send().is_some() {}
+            while self.runtime.to_schedule().is_some() {}
+            while self.runtime.to_notify().is_some() {}
+            result
+        }
+
+        /// A TCP frame as the exchange listener reads it: length, body, opened, decoded.
+        pub fn frame(&self, data: &[u8]) -> Result<(), String> {
+            let mut reader = data;
+            futures::executor::block_on(frame::read(&mut reader, &self.envelope))
+                .map(drop)
+                .map_err(|e| e.to_string())
+        }
+
+        /// Valid datagrams for this node, sealed as its envelope seals: coordinate pings, and
+        /// foca messages from "b" with membership updates and custom broadcasts.
+        pub fn datagrams(&self) -> Vec<Vec<u8>> {
+            let from = node("b", 2, 5);
+            let other = node("c", 3, 7);
+            let report = |nonce| Report {
+                nonce,
+                from: "b".to_string(),
+                coordinate: senate_coordinate::Coordinate::new(&Default::default()),
+            };
+            let event = UserEventMessage {
+                id: "e1".into(),
+                name: "deploy".into(),
+                payload: vec![0, 1, 0xFF],
+                node_filter: "web-.*".into(),
+                ..Default::default()
+            };
+            let leave = LeaveIntent {
+                name: "c".into(),
+                generation: 7,
+                prune: false,
+            };
+            let items = [
+                DeliveredEvent::encode(3, &event).expect("encodes"),
+                leave.encode().expect("encodes"),
+            ];
+            let messages = [
+                Message::Ping(1),
+                Message::Ack(2),
+                Message::PingReq {
+                    target: other.clone(),
+                    probe_number: 3,
+                },
+                Message::IndirectPing {
+                    origin: other.clone(),
+                    probe_number: 4,
+                },
+                Message::IndirectAck {
+                    target: other.clone(),
+                    probe_number: 5,
+                },
+                Message::ForwardedAck {
+                    origin: other.clone(),
+                    probe_number: 6,
+                },
+                Message::Announce,
+                Message::Feed,
+                Message::Gossip,
+                Message::Broadcast,
+                Message::TurnUndead,
+            ];
+            let mut plain = vec![
+                Ping::Request(report(1)).encode().expect("encodes"),
+                Ping::Ack(report(u64::MAX)).encode().expect("encodes"),
+            ];
+            for message in messages {
+                let broadcast = message == Message::Broadcast;
+                let announce = message == Message::Announce;
+                let header = Header {
+                    src: from.clone(),
+                    src_incarnation: 1,
+                    dst: self.local.clone(),
+                    message,
+                };
+                let mut bytes = Vec::new();
+                WireCodec
+                    .encode_header(&header, &mut bytes)
+                    .expect("encodes");
+                if !broadcast && !announce {
+                    let members = [
+                        Member::new(other.clone(), 2, State::Suspect),
+                        Member::new(from.clone(), 1, State::Alive),
+                    ];
+                    bytes.put_u16(members.len() as u16);
+                    for member in &members {
+                        WireCodec
+                            .encode_member(member, &mut bytes)
+                            .expect("encodes");
+                    }
+                }
+                if !announce {
+                    for item in &items {
+                        bytes.put_u16(item.len() as u16);
+                        bytes.extend_from_slice(item);
+                    }
+                }
+                plain.push(bytes);
+            }
+            plain
+                .into_iter()
+                .map(|bytes| self.envelope.seal(&bytes).expect("seals").into_owned())
+                .collect()
+        }
+
+        /// `plain` sealed as this node's envelope seals (unchanged without encryption).
+        pub fn seal(&self, plain: &[u8]) -> Vec<u8> {
+            self.envelope.seal(plain).expect("seals").into_owned()
+        }
+
+        /// Valid TCP frames for this node, sealed as its envelope seals.
+        pub fn frames(&self) -> Vec<Vec<u8>> {
+            let roster = Roster {
+                members: vec![WireMember {
+                    id: node("c", 3, 7),
+                    incarnation: 2,
+                    state: WireState::Down,
+                }],
+                intents: vec![LeaveIntent {
+                    name: "c".into(),
+                    generation: 7,
+                    prune: true,
+                }],
+            };
+            let frames = [
+                Frame::Hello {
+                    from: node("b", 2, 5),
+                    roster: roster.clone(),
+                },
+                Frame::Welcome {
+                    from: node("b", 2, 5),
+                    roster,
+                },
+                Frame::Refused(Refusal::NameConflict {
+                    name: "b".into(),
+                    existing: SocketAddr::from(([10, 0, 0, 1], 8301)),
+                }),
+                Frame::Refused(Refusal::Other("no".into())),
+                Frame::KeyringRequest(KeyringOp::List),
+                Frame::KeyringRequest(KeyringOp::Install("k".repeat(44))),
+                Frame::KeyringReply(KeyringReply {
+                    keys: vec!["k".repeat(44)],
+                    error: Some("bad".into()),
+                }),
+            ];
+            frames
+                .iter()
+                .map(|frame| frame::encode(frame, &self.envelope).expect("encodes"))
+                .collect()
+        }
     }
 }
 

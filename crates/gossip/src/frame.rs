@@ -21,6 +21,9 @@ pub(crate) const FRAME_VERSION: u8 = 1;
 /// The largest frame either side accepts (a full membership list of a large cluster fits).
 pub(crate) const MAX_FRAME: usize = 8 << 20;
 
+/// How much of a frame's body is allocated before its bytes arrive.
+const READ_AHEAD: usize = 16 * 1024;
+
 /// What the two ends of an exchange say to each other: a join (hello, then welcome or
 /// refusal) or a keyring operation (request, then reply).
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -103,7 +106,7 @@ fn decode_body(body: &[u8]) -> Result<Frame, FrameError> {
 }
 
 /// Reads one frame and opens it with `envelope`, refusing lengths over [`MAX_FRAME`] before
-/// reading the body.
+/// reading the body, and holding no more memory than the body bytes that arrived.
 pub(crate) async fn read<R: AsyncRead + Unpin>(
     reader: &mut R,
     envelope: &Envelope,
@@ -117,8 +120,13 @@ pub(crate) async fn read<R: AsyncRead + Unpin>(
     if length > MAX_FRAME {
         return Err(FrameError::TooLarge(length));
     }
-    let mut body = vec![0u8; length];
-    reader.read_exact(&mut body).await?;
+    // The body grows as its bytes arrive: a 4-byte prefix alone must not make this node
+    // allocate (and zero) 8 MiB.
+    let mut body = Vec::with_capacity(length.min(READ_AHEAD));
+    let read = reader.take(length as u64).read_to_end(&mut body).await?;
+    if read < length {
+        return Err(io::Error::from(io::ErrorKind::UnexpectedEof).into());
+    }
     let opened = envelope.open(&body)?;
     Ok(Received {
         frame: decode_body(opened.bytes())?,

@@ -63,6 +63,9 @@ mod shared;
 mod timers;
 mod udp;
 
+#[doc(hidden)]
+pub use codec::fuzzing;
+
 pub use address::DEFAULT_PORT;
 pub use cipher::KeyError;
 pub use config::{EncryptionConfig, GossipConfig, GossipTiming, REAP_INTERVAL};

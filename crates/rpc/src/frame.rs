@@ -153,14 +153,16 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
         }
     }
 
-    /// Grows the buffer towards the pending frame's size, at most doubling per read, so memory
-    /// tracks the bytes actually received rather than the length the peer claimed.
+    /// Grows the buffer towards the pending frame's size, by at most the bytes already held
+    /// per read, so memory tracks the bytes actually received rather than the length the peer
+    /// claimed. (Stepping by the capacity instead let a peer sending a few bytes per segment
+    /// double the buffer on every read, up to the frame limit.)
     fn make_room(&mut self) {
         let wanted = match self.pending_len() {
             Some(body) => (LENGTH_LEN + body).saturating_sub(self.buf.len()),
             None => READ_CHUNK,
         };
-        let step = wanted.min(self.buf.capacity().max(READ_CHUNK));
+        let step = wanted.min(self.buf.len().max(READ_CHUNK));
         self.buf.reserve(step.max(1));
     }
 

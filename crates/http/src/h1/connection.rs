@@ -5,7 +5,7 @@
 //! buffer: reads go through a scratch buffer on the stack, and the heap receives only the bytes
 //! that arrived. While a handler is pending, one read watches for the client hanging up.
 
-use super::chunked::ChunkedDecoder;
+use super::chunked::{ChunkError, ChunkedDecoder};
 use super::head::{parse_head, BodyFraming, HeadError, RequestHead};
 use super::response::{asks_to_close, encode_head, is_bodyless, refusal, Framing, Persistence};
 use axum::body::Body;
@@ -60,6 +60,7 @@ impl From<HeadError> for ConnectionError {
         ConnectionError::Refused(match error {
             HeadError::Malformed => StatusCode::BAD_REQUEST,
             HeadError::TooManyHeaders => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            HeadError::UnsupportedCoding => StatusCode::NOT_IMPLEMENTED,
         })
     }
 }
@@ -115,10 +116,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     }
 
     /// Reads until a whole request head is buffered; `None` when the client closes between requests.
+    ///
+    /// `httparse` parses from the start of the buffer each time, so it runs only when a head
+    /// may have completed (a blank line arrived) or the buffer has doubled since the last try:
+    /// a head trickling in byte by byte costs linear time, not quadratic, while garbage is
+    /// still refused as soon as it arrives.
     async fn read_head(&mut self) -> Result<Option<RequestHead>, ConnectionError> {
         let mut deadline = None;
+        let mut search = HeadEnd::default();
         loop {
-            if !self.buf.is_empty() {
+            if !self.buf.is_empty() && search.worth_parsing(&self.buf) {
                 if let Some(head) = parse_head(&mut self.buf)? {
                     return Ok(Some(head));
                 }
@@ -137,10 +144,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                     .map_err(|_| ConnectionError::HeadTimeout)??
             };
             if read == 0 {
-                return if self.buf.is_empty() {
-                    Ok(None)
-                } else {
-                    Err(ConnectionError::Incomplete)
+                if self.buf.is_empty() {
+                    return Ok(None);
+                }
+                // Answer a malformed head that was not parsed yet, as if parsed on arrival.
+                return match parse_head(&mut self.buf)? {
+                    Some(head) => Ok(Some(head)),
+                    None => Err(ConnectionError::Incomplete),
                 };
             }
         }
@@ -168,8 +178,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             if expects_continue {
                 self.stream.write_all(CONTINUE).await?;
             }
-            self.buf.reserve(len - self.buf.len());
             while self.buf.len() < len {
+                // Room grows with the bytes that arrived (spare room up to what is already
+                // held), never up front to the declared length: a head alone must not make
+                // the server allocate 16 MiB, nor may many small reads.
+                let due = len - self.buf.len();
+                self.buf.reserve(due.min(self.buf.len().max(READ_CHUNK)));
                 if self.stream.read_buf(&mut self.buf).await? == 0 {
                     return Err(ConnectionError::Incomplete);
                 }
@@ -182,16 +196,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         &mut self,
         expects_continue: bool,
     ) -> Result<Bytes, ConnectionError> {
-        let mut decoder = ChunkedDecoder::new();
+        let mut decoder = ChunkedDecoder::new(MAX_BODY as u64);
         let mut body = BytesMut::new();
         let mut continue_due = expects_continue;
         loop {
-            let done = decoder
-                .decode(&mut self.buf, &mut body)
-                .map_err(|_| ConnectionError::Refused(StatusCode::BAD_REQUEST))?;
-            if body.len() > MAX_BODY {
-                return Err(ConnectionError::Refused(StatusCode::PAYLOAD_TOO_LARGE));
-            }
+            let done = decoder.decode(&mut self.buf, &mut body).map_err(|error| {
+                ConnectionError::Refused(match error {
+                    ChunkError::Malformed => StatusCode::BAD_REQUEST,
+                    ChunkError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+                })
+            })?;
             if done {
                 return Ok(body.freeze());
             }
@@ -311,6 +325,49 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         tracing::debug!(%status, "refused an HTTP request");
         let _closing_anyway = self.stream.write_all(&refusal(status)).await;
         let _closing_anyway = self.stream.shutdown().await;
+    }
+}
+
+/// Decides when a partial request head is worth handing to `httparse` again. Each byte is
+/// searched once.
+#[derive(Debug, Default)]
+struct HeadEnd {
+    /// Where the request line starts, past the empty lines a request may begin with.
+    content: Option<usize>,
+    /// How much of the buffer was searched.
+    searched: usize,
+    /// The buffer's length at the last parse.
+    parsed: usize,
+}
+
+impl HeadEnd {
+    /// Whether `buf` may hold a complete head not seen by the last parse (a blank line, LF LF
+    /// or LF CR LF, arrived after the request line started), or has doubled since it, or has
+    /// reached [`MAX_HEAD`].
+    fn worth_parsing(&mut self, buf: &[u8]) -> bool {
+        let mut blank_line = false;
+        if self.content.is_none() {
+            let leading = buf[self.searched..]
+                .iter()
+                .position(|&b| b != b'\r' && b != b'\n');
+            self.content = leading.map(|offset| self.searched + offset);
+            self.searched = self.content.unwrap_or(buf.len());
+        }
+        if let Some(content) = self.content {
+            // Back two bytes, for a blank line split across reads.
+            let from = self.searched.saturating_sub(2).max(content);
+            let rest = &buf[from..];
+            blank_line = rest.iter().enumerate().any(|(i, &b)| {
+                b == b'\n'
+                    && (rest.get(i + 1) == Some(&b'\n') || rest.get(i + 1..i + 3) == Some(b"\r\n"))
+            });
+            self.searched = buf.len();
+        }
+        let worth = blank_line || buf.len() >= 2 * self.parsed || buf.len() >= MAX_HEAD;
+        if worth {
+            self.parsed = buf.len();
+        }
+        worth
     }
 }
 

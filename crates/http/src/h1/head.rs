@@ -17,6 +17,9 @@ pub enum HeadError {
     /// The request has more headers than [`MAX_HEADERS`].
     #[error("too many request headers")]
     TooManyHeaders,
+    /// The body is chunked over another transfer coding, which this server does not decode.
+    #[error("unsupported transfer coding")]
+    UnsupportedCoding,
 }
 
 /// How the request body is delimited.
@@ -93,7 +96,7 @@ pub fn parse_head(buf: &mut BytesMut) -> Result<Option<RequestHead>, HeadError> 
             .map_err(|_| HeadError::Malformed)?;
         headers.append(name, value);
     }
-    let framing = body_framing(&headers)?;
+    let framing = body_framing(spans.version, &headers)?;
     Ok(Some(RequestHead {
         method: spans.method,
         uri,
@@ -145,20 +148,52 @@ fn slice(head: &Bytes, (offset, len): (usize, usize)) -> Bytes {
     head.slice(offset..offset + len)
 }
 
-/// Reads the body framing from `Transfer-Encoding` and `Content-Length` (RFC 9112 §6.3): both
-/// present, a final coding other than chunked, or disagreeing lengths are malformed.
-fn body_framing(headers: &HeaderMap) -> Result<BodyFraming, HeadError> {
-    if let Some(last) = headers.get_all(TRANSFER_ENCODING).iter().next_back() {
-        if headers.contains_key(CONTENT_LENGTH) {
+/// Reads the body framing from `Transfer-Encoding` and `Content-Length` (RFC 9112 §6), strictly,
+/// so that no intermediary can frame the request differently: see [`transfer_coding`] and
+/// [`content_length`].
+fn body_framing(version: Version, headers: &HeaderMap) -> Result<BodyFraming, HeadError> {
+    if headers.contains_key(TRANSFER_ENCODING) {
+        // Both present is a smuggling attempt or a broken client (§6.1: a server MAY reject
+        // it, and must close after it anyway); HTTP/1.0 has no transfer codings, so its
+        // framing is faulty (§6.1).
+        if headers.contains_key(CONTENT_LENGTH) || version == Version::HTTP_10 {
             return Err(HeadError::Malformed);
         }
-        let final_coding = last.as_bytes().rsplit(|&b| b == b',').next().unwrap_or(b"");
-        return if final_coding.trim_ascii().eq_ignore_ascii_case(b"chunked") {
-            Ok(BodyFraming::Chunked)
-        } else {
-            Err(HeadError::Malformed)
-        };
+        return transfer_coding(headers);
     }
+    content_length(headers)
+}
+
+/// The framing `Transfer-Encoding` gives, its field lines read as one list (empty elements
+/// ignored, codings compared case-insensitively): exactly `chunked` is chunked; chunked not
+/// last, or more than once, is malformed (§6.3); other codings under chunked are not
+/// implemented (§6.1).
+fn transfer_coding(headers: &HeaderMap) -> Result<BodyFraming, HeadError> {
+    let codings = headers
+        .get_all(TRANSFER_ENCODING)
+        .iter()
+        .flat_map(|value| value.as_bytes().split(|&b| b == b','))
+        .map(<[u8]>::trim_ascii)
+        .filter(|coding| !coding.is_empty());
+    let (mut chunked, mut others, mut last_is_chunked) = (0, 0, false);
+    for coding in codings {
+        last_is_chunked = coding.eq_ignore_ascii_case(b"chunked");
+        if last_is_chunked {
+            chunked += 1;
+        } else {
+            others += 1;
+        }
+    }
+    match (last_is_chunked, chunked, others) {
+        (true, 1, 0) => Ok(BodyFraming::Chunked),
+        (true, 1, _) => Err(HeadError::UnsupportedCoding),
+        _ => Err(HeadError::Malformed),
+    }
+}
+
+/// The framing `Content-Length` gives: decimal digits, and repeats (in a list or in several
+/// field lines) only of the same value (RFC 9110 §8.6).
+fn content_length(headers: &HeaderMap) -> Result<BodyFraming, HeadError> {
     let mut length = None;
     for value in headers.get_all(CONTENT_LENGTH) {
         for item in value.as_bytes().split(|&b| b == b',') {
@@ -244,8 +279,10 @@ mod tests {
         assert_eq!(length.framing, BodyFraming::Length(12));
         let zero = complete("PUT /k HTTP/1.1\r\nContent-Length: 0\r\n\r\n");
         assert_eq!(zero.framing, BodyFraming::Empty);
-        let chunked = complete("PUT /k HTTP/1.1\r\nTransfer-Encoding: gzip, Chunked\r\n\r\n");
+        let chunked = complete("PUT /k HTTP/1.1\r\nTransfer-Encoding: Chunked\r\n\r\n");
         assert_eq!(chunked.framing, BodyFraming::Chunked);
+        let listed = complete("PUT /k HTTP/1.1\r\nTransfer-Encoding: , chunked,\r\n\r\n");
+        assert_eq!(listed.framing, BodyFraming::Chunked);
         let repeated = complete("PUT /k HTTP/1.1\r\nContent-Length: 3, 3\r\n\r\n");
         assert_eq!(repeated.framing, BodyFraming::Length(3));
     }
@@ -259,8 +296,23 @@ mod tests {
             "PUT /k HTTP/1.1\r\nContent-Length: -1\r\n\r\n",
             "PUT /k HTTP/1.1\r\nContent-Length: +1\r\n\r\n",
             "PUT /k HTTP/1.1\r\nContent-Length: 99999999999999999999999\r\n\r\n",
+            "PUT /k HTTP/1.1\r\nTransfer-Encoding: chunked, chunked\r\n\r\n",
+            "PUT /k HTTP/1.1\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n",
+            "PUT /k HTTP/1.1\r\nTransfer-Encoding: chunked, gzip\r\n\r\n",
+            "PUT /k HTTP/1.1\r\nTransfer-Encoding: ,\r\n\r\n",
+            "PUT /k HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n",
         ] {
             assert_eq!(parse(text).unwrap_err(), HeadError::Malformed, "{text:?}");
+        }
+        for text in [
+            "PUT /k HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+            "PUT /k HTTP/1.1\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n",
+        ] {
+            assert_eq!(
+                parse(text).unwrap_err(),
+                HeadError::UnsupportedCoding,
+                "{text:?}"
+            );
         }
     }
 
